@@ -1,0 +1,51 @@
+import { betterAuth } from 'better-auth';
+import { drizzleAdapter } from 'better-auth/adapters/drizzle';
+import { admin } from 'better-auth/plugins';
+import { sveltekitCookies } from 'better-auth/svelte-kit';
+import { getRequestEvent } from '$app/server';
+import type { Db } from '../db/client';
+import * as schema from '../db/schema';
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 128;
+
+export interface AuthOptions {
+	db: Db;
+	secret: string;
+	/** Public URL of the app; derived from each request when unset (development). */
+	baseURL: string | undefined;
+	/** Extra origins allowed to call the auth endpoints besides `baseURL`'s. */
+	trustedOrigins?: string[];
+	/** Lower-cased emails that become admins when they sign up. */
+	adminEmails: Set<string>;
+}
+
+export function createAuth({ db, secret, baseURL, trustedOrigins, adminEmails }: AuthOptions) {
+	return betterAuth({
+		secret,
+		baseURL,
+		trustedOrigins,
+		database: drizzleAdapter(db, { provider: 'pg', schema }),
+		emailAndPassword: {
+			enabled: true,
+			autoSignIn: true,
+			minPasswordLength: MIN_PASSWORD_LENGTH,
+			maxPasswordLength: MAX_PASSWORD_LENGTH
+		},
+		databaseHooks: {
+			user: {
+				create: {
+					before: async (user) => ({
+						data: { ...user, role: adminEmails.has(user.email.toLowerCase()) ? 'admin' : 'user' }
+					})
+				}
+			}
+		},
+		// sveltekitCookies must stay last: it sets the cookies of auth calls made from form actions.
+		plugins: [admin(), sveltekitCookies(getRequestEvent)]
+	});
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+export type SessionData = NonNullable<Awaited<ReturnType<Auth['api']['getSession']>>>;
+export type SessionUser = SessionData['user'];

@@ -1,0 +1,84 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema';
+
+/** The one database type the app codes against, whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+	db: Db;
+	kind: 'postgres' | 'pglite';
+	/** Applies every migration in `folder` that has not run yet. */
+	migrate(folder: string): Promise<void>;
+	close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+	/** A PostgreSQL connection string; when absent the embedded PGlite database is used. */
+	url?: string;
+	/** Where PGlite keeps its files; `null` keeps it in memory (tests). */
+	dataDir: string | null;
+	/** Connections in the postgres.js pool. */
+	maxConnections?: number;
+}
+
+// Any constant works; it only has to be the same in every instance that migrates this database.
+const MIGRATION_LOCK = 7_210_431;
+
+export function openDatabase(options: DatabaseOptions): Database {
+	return options.url
+		? openPostgres(options.url, options.maxConnections ?? 10)
+		: openPglite(options);
+}
+
+function openPostgres(url: string, max: number): Database {
+	const client = postgres(url, { max, onnotice: () => {} });
+	const db = drizzlePostgres(client, { schema }) as unknown as Db;
+	return {
+		db,
+		kind: 'postgres',
+		async migrate(folder) {
+			// Several instances may start at once; the advisory lock lets exactly one migrate at a time.
+			const lock = await client.reserve();
+			try {
+				await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+				await migratePostgres(drizzlePostgres(client), { migrationsFolder: folder });
+			} finally {
+				await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+				lock.release();
+			}
+		},
+		close: () => client.end({ timeout: 5 })
+	};
+}
+
+function openPglite({ dataDir }: DatabaseOptions): Database {
+	// PGlite does not create missing parent folders itself.
+	if (dataDir) mkdirSync(dataDir, { recursive: true });
+	const client = dataDir ? new PGlite(dataDir) : new PGlite();
+	const db = drizzlePglite(client, { schema }) as unknown as Db;
+	return {
+		db,
+		kind: 'pglite',
+		migrate: (folder) => migratePglite(drizzlePglite(client), { migrationsFolder: folder }),
+		close: () => client.close()
+	};
+}
+
+/** Resolves when the database answers a trivial query. */
+export async function ping(db: Db): Promise<void> {
+	await db.execute(sql`select 1`);
+}
+
+/** Runs raw SQL and returns its rows; the two drivers shape `execute` results differently. */
+export async function selectRows<T>(db: Db, query: SQL): Promise<T[]> {
+	const result: unknown = await db.execute(query);
+	return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
+}

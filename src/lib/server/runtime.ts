@@ -1,0 +1,46 @@
+import { dev } from '$app/environment';
+import { env } from '$env/dynamic/private';
+import { createAuth, type Auth } from './auth/auth';
+import { resolveAuthSecret } from './auth/secret';
+import { readConfig, type Config } from './config';
+import { openDatabase, type Database } from './db/client';
+
+const DEV_URL = 'http://localhost:5173';
+
+/** The server's long-lived parts, created once by the `init` hook. */
+interface Runtime {
+	config: Config;
+	database: Database;
+	auth: Auth;
+}
+
+// Kept on globalThis so that Vite's hot reload in development does not open a second database.
+const holder = globalThis as typeof globalThis & { __creditChatRuntime?: Promise<Runtime> };
+
+/** The runtime; the first call (from the `init` hook) creates it, every later one shares it. */
+export function runtime(): Promise<Runtime> {
+	holder.__creditChatRuntime ??= createRuntime();
+	return holder.__creditChatRuntime;
+}
+
+async function createRuntime(): Promise<Runtime> {
+	const config = readConfig(env);
+	const secret = resolveAuthSecret({
+		configured: config.authSecret,
+		production: !dev,
+		dataDir: config.dataDir
+	});
+	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
+	await database.migrate(config.migrationsDir);
+	const auth = createAuth({
+		db: database.db,
+		secret,
+		// `npm run dev` serves on localhost:5173 unless told otherwise.
+		baseURL: config.authUrl ?? (dev ? DEV_URL : undefined),
+		trustedOrigins: dev ? [DEV_URL, 'http://127.0.0.1:5173'] : [],
+		adminEmails: config.adminEmails
+	});
+	// `node build` never exits on SIGTERM while a database client is open.
+	process.once('sveltekit:shutdown', () => void database.close());
+	return { config, database, auth };
+}

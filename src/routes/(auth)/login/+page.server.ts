@@ -1,0 +1,28 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { authFailure } from '$lib/server/auth/errors';
+import { safeRedirectTarget } from '$lib/server/auth/redirect';
+import { runtime } from '$lib/server/runtime';
+import { fieldErrors, signInSchema } from '../schema';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = ({ locals, url }) => {
+	if (locals.user) redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+};
+
+export const actions: Actions = {
+	default: async ({ request, url }) => {
+		const form = Object.fromEntries(await request.formData());
+		const values = { email: String(form.email ?? '') };
+		const parsed = signInSchema.safeParse(form);
+		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });
+
+		const { auth } = await runtime();
+		try {
+			await auth.api.signInEmail({ body: parsed.data, headers: request.headers });
+		} catch (error) {
+			const { field, message } = authFailure(error);
+			return fail(400, { values, errors: { [field]: message } });
+		}
+		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+	}
+};

@@ -1,0 +1,27 @@
+import { json } from '@sveltejs/kit';
+import { version } from '$app/environment';
+import { ping } from '$lib/server/db/client';
+import { runtime } from '$lib/server/runtime';
+import type { RequestHandler } from './$types';
+
+const TIMEOUT_MS = 2_000;
+
+export const GET: RequestHandler = async () => {
+	const { database } = await runtime();
+	const headers = { 'cache-control': 'no-store' };
+	try {
+		await withTimeout(ping(database.db), TIMEOUT_MS);
+		return json({ status: 'ok', db: 'ok', version }, { headers });
+	} catch (error) {
+		const reason = error instanceof Error ? error.message : String(error);
+		return json({ status: 'error', db: reason, version }, { status: 503, headers });
+	}
+};
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+	});
+	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

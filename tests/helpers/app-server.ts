@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createPostgresDatabase } from './databases';
+import { freePort } from './ports';
+
+export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+export interface AppServer {
+	url: string;
+	/** The app's database, for assertions the HTTP surface cannot make. */
+	databaseUrl: string;
+	/** Everything the server printed so far. */
+	output(): string;
+	stop(): Promise<void>;
+}
+
+/**
+ * Starts the built app (`node build`, as production runs it) on a random port against a fresh
+ * database on the test PostgreSQL server, and waits until it answers.
+ */
+export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
+	if (!existsSync('build/index.js')) {
+		throw new Error('build/index.js is missing: run `npm run build` first (`npm test` does).');
+	}
+	const database = await createPostgresDatabase();
+	const port = await freePort();
+	const url = `http://127.0.0.1:${port}`;
+	const child = spawnApp({
+		PORT: String(port),
+		HOST: '127.0.0.1',
+		ORIGIN: url,
+		BETTER_AUTH_SECRET: TEST_SECRET,
+		DATABASE_URL: database.url,
+		...env
+	});
+	let output = '';
+	child.stdout?.on('data', (chunk) => (output += chunk));
+	child.stderr?.on('data', (chunk) => (output += chunk));
+
+	try {
+		await waitForHealth(url, child, () => output);
+	} catch (error) {
+		child.kill('SIGKILL');
+		await database.drop();
+		throw error;
+	}
+
+	return {
+		url,
+		databaseUrl: database.url,
+		output: () => output,
+		async stop() {
+			await stopProcess(child);
+			await database.drop();
+		}
+	};
+}
+
+/** Runs `node build` with these variables on top of a minimal environment. */
+export function spawnApp(env: Record<string, string>): ChildProcess {
+	return spawn(process.execPath, ['build/index.js'], {
+		env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+}
+
+async function waitForHealth(url: string, child: ChildProcess, output: () => string) {
+	const deadline = Date.now() + 30_000;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) {
+			throw new Error(`The app exited with ${child.exitCode} before answering:\n${output()}`);
+		}
+		try {
+			const response = await fetch(`${url}/api/health`);
+			if (response.ok) return;
+		} catch {
+			// not listening yet
+		}
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	throw new Error(`The app did not answer within 30 s:\n${output()}`);
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null) return Promise.resolve();
+	return new Promise((resolve) => {
+		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+		child.once('exit', () => {
+			clearTimeout(timer);
+			resolve();
+		});
+		child.kill('SIGTERM');
+	});
+}

@@ -1,0 +1,43 @@
+/**
+ * A tiny HTTP client with a cookie jar, so tests talk to the app the way a browser without
+ * JavaScript does: plain form posts, redirects not followed, cookies kept.
+ */
+export class HttpClient {
+	private cookies = new Map<string, string>();
+
+	constructor(readonly baseUrl: string) {}
+
+	async request(path: string, init: RequestInit = {}): Promise<Response> {
+		const headers = new Headers(init.headers);
+		headers.set('origin', this.baseUrl);
+		if (this.cookies.size) {
+			headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+		}
+		const response = await fetch(this.baseUrl + path, { ...init, headers, redirect: 'manual' });
+		for (const cookie of response.headers.getSetCookie()) {
+			const [pair, ...attributes] = cookie.split(';');
+			const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+			const expired = attributes.some((a) => /max-age=0\b/i.test(a.trim()));
+			if (expired || value === '') this.cookies.delete(name.trim());
+			else this.cookies.set(name.trim(), value);
+		}
+		return response;
+	}
+
+	get(path: string) {
+		return this.request(path);
+	}
+
+	/** Submits a form the way a browser without JavaScript does. */
+	postForm(path: string, fields: Record<string, string>) {
+		return this.request(path, {
+			method: 'POST',
+			headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+			body: new URLSearchParams(fields).toString()
+		});
+	}
+
+	hasSession(): boolean {
+		return [...this.cookies.keys()].some((name) => name.endsWith('session_token'));
+	}
+}
