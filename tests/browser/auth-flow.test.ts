@@ -62,7 +62,8 @@ describe('accounts in a real browser', () => {
 		await page.getByLabel('Email').fill('not-an-email');
 		await page.getByLabel('Password').fill('short');
 		await page.getByRole('button', { name: 'Create account' }).click();
-		await expect(page.getByText('Enter a valid email address.').isVisible()).resolves.toBe(true);
+		// waitFor() fails the test when the message never appears.
+		await page.getByText('Enter a valid email address.').waitFor();
 		await page.getByText('Use at least 8 characters').waitFor();
 		await expect(page.getByLabel('Email').inputValue()).resolves.toBe('not-an-email');
 		await page.screenshot({ path: screenshotPath('06-signup-errors'), fullPage: true });
@@ -91,6 +92,7 @@ describe('accounts in a real browser', () => {
 		);
 		expect(overflow).toBe(0);
 		const nav = page.getByRole('navigation', { name: 'Main' });
+		await nav.getByRole('link', { name: 'Buy credits' }).waitFor();
 		await expect(nav.getByRole('link', { name: 'Buy credits' }).isVisible()).resolves.toBe(true);
 		await page.screenshot({ path: screenshotPath('08-dashboard-mobile'), fullPage: true });
 

