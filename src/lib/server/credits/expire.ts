@@ -1,0 +1,140 @@
+import { and, asc, eq, gt, isNotNull, lte, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { creditHold, creditPackage } from '../db/schema';
+import { resolveHold, settle } from './holds';
+import { appendEntries, balanceAt } from './ledger';
+import { withAccountLock } from './transaction';
+
+export interface SweepResult {
+	expiredPackages: number;
+	forfeitedCredits: number;
+	settledHolds: number;
+	expiredHolds: number;
+}
+
+/**
+ * Writes the `expire` row of every package past its expiry that still holds credits, then
+ * resolves holds whose process never came back. Expired packages already stopped counting when
+ * their time came (reads filter on `expires_at`); this makes the ledger say so. Safe to run on
+ * every instance at once: each package and hold is re-checked under its user's lock.
+ */
+export async function sweep(
+	db: Db,
+	options: { now?: Date; batch?: number } = {}
+): Promise<SweepResult> {
+	const now = options.now ?? new Date();
+	const batch = options.batch ?? 500;
+	const packages = await expireDue(db, now, batch);
+	const holds = await resolveStaleHolds(db, now, batch);
+	return { ...packages, ...holds };
+}
+
+export async function expireDue(db: Db, now: Date, batch = 500) {
+	const due = await db
+		.selectDistinct({ userId: creditPackage.userId })
+		.from(creditPackage)
+		.where(
+			and(
+				gt(creditPackage.remainingCredits, 0),
+				isNotNull(creditPackage.expiresAt),
+				lte(creditPackage.expiresAt, now)
+			)
+		)
+		.limit(batch);
+	let expiredPackages = 0;
+	let forfeitedCredits = 0;
+	for (const { userId } of due) {
+		const result = await expireForUser(db, userId, now);
+		expiredPackages += result.packages;
+		forfeitedCredits += result.credits;
+	}
+	return { expiredPackages, forfeitedCredits };
+}
+
+async function expireForUser(db: Db, userId: string, now: Date) {
+	return withAccountLock(db, userId, async (tx) => {
+		const expired = await tx
+			.select()
+			.from(creditPackage)
+			.where(
+				and(
+					eq(creditPackage.userId, userId),
+					gt(creditPackage.remainingCredits, 0),
+					lte(creditPackage.expiresAt, now)
+				)
+			)
+			.orderBy(asc(creditPackage.expiresAt), asc(creditPackage.createdAt), asc(creditPackage.id))
+			.for('update');
+		if (expired.length === 0) return { packages: 0, credits: 0 };
+		const balance = await balanceAt(tx, userId, now);
+		let credits = 0;
+		for (const pkg of expired) {
+			await tx
+				.update(creditPackage)
+				.set({
+					remainingCredits: 0,
+					expiredCredits: sql`${creditPackage.expiredCredits} + ${pkg.remainingCredits}`
+				})
+				.where(eq(creditPackage.id, pkg.id));
+			// One key per package: a second sweep finds nothing left, and the key forbids a twin row.
+			await appendEntries(tx, { userId, key: `expire:${pkg.id}`, now, balanceBefore: balance }, [
+				{
+					packageId: pkg.id,
+					type: 'expire',
+					amount: -pkg.remainingCredits,
+					description: `${pkg.name} expired`,
+					metadata: { expiredAt: pkg.expiresAt?.toISOString() },
+					changesBalance: false
+				}
+			]);
+			credits += pkg.remainingCredits;
+		}
+		return { packages: expired.length, credits };
+	});
+}
+
+/**
+ * Holds past their expiry belong to replies whose process died. They are settled for what they
+ * were known to owe (`owed_credits`), or released as `expired` when nothing was owed.
+ */
+export async function resolveStaleHolds(db: Db, now: Date, batch = 500) {
+	const stale = await db
+		.select({ id: creditHold.id, userId: creditHold.userId, owed: creditHold.owedCredits })
+		.from(creditHold)
+		.where(and(eq(creditHold.status, 'pending'), lte(creditHold.expiresAt, now)))
+		.limit(batch);
+	let settledHolds = 0;
+	let expiredHolds = 0;
+	for (const hold of stale) {
+		if (hold.owed > 0) {
+			const result = await settle(db, {
+				holdId: hold.id,
+				cost: hold.owed,
+				key: `sweep:${hold.id}`,
+				description: 'Interrupted reply',
+				metadata: { stale: true },
+				now
+			}).catch(ignoreResolved);
+			if (result && !result.replayed) settledHolds++;
+			continue;
+		}
+		const expired = await withAccountLock(db, hold.userId, async (tx) => {
+			const [current] = await tx
+				.select({ status: creditHold.status })
+				.from(creditHold)
+				.where(eq(creditHold.id, hold.id))
+				.for('update');
+			if (current?.status !== 'pending') return false;
+			await resolveHold(tx, hold.id, 'expired', now, 0);
+			return true;
+		});
+		if (expired) expiredHolds++;
+	}
+	return { settledHolds, expiredHolds };
+}
+
+/** Another instance resolved the hold first: that is the expected outcome of a race, not an error. */
+function ignoreResolved(error: unknown): null {
+	if ((error as { code?: string }).code === 'hold_already_resolved') return null;
+	throw error;
+}

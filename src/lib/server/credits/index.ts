@@ -1,0 +1,34 @@
+// The ledger: the only code that writes credit packages, holds and ledger rows.
+export { adjust, type AdjustInput, type AdjustMode, type AdjustResult } from './adjust';
+export {
+	balanceOf,
+	listTransactions,
+	type BalanceView,
+	type PackageView,
+	type TransactionPage,
+	type TransactionView
+} from './balance';
+export { LedgerError, type LedgerErrorCode } from './errors';
+export { sweep, expireDue, resolveStaleHolds, type SweepResult } from './expire';
+export {
+	grant,
+	expiryAfterDays,
+	MAX_CREDITS,
+	type GrantInput,
+	type GrantResult,
+	type PackageSource
+} from './grant';
+export {
+	reserve,
+	settle,
+	voidHold,
+	recordOwed,
+	MIN_HOLD,
+	type ReserveInput,
+	type SettleInput,
+	type SettleResult
+} from './holds';
+export { creditsForTokens, tokensForCredits } from './pricing';
+export { revokeFromPackage, type RevokeInput, type RevokeResult } from './revoke';
+export { packageStatus, type PackageStatus } from './status';
+export { verify, type Drift, type VerifyReport } from './verify';

@@ -1,0 +1,139 @@
+import { and, asc, eq, gt, gte, isNull, or, sql, sum } from 'drizzle-orm';
+import { creditHold, creditPackage, creditTransaction, type transactionTypes } from '../db/schema';
+import { allocate } from './allocation';
+import type { Executor, Tx } from './transaction';
+
+export type TransactionType = (typeof transactionTypes)[number];
+
+/** A ledger row about to be written; `balanceAfter` and the row key are filled in here. */
+export interface LedgerEntry {
+	packageId: string;
+	type: TransactionType;
+	amount: number;
+	description: string;
+	metadata?: Record<string, unknown>;
+	/** False for rows on an expired package: it no longer counts, so the balance stays put. */
+	changesBalance?: boolean;
+}
+
+/** Packages that count towards the balance at `now`: not expired, credits left. */
+function countsAt(userId: string, now: Date) {
+	return and(
+		eq(creditPackage.userId, userId),
+		gt(creditPackage.remainingCredits, 0),
+		or(isNull(creditPackage.expiresAt), gt(creditPackage.expiresAt, now))
+	);
+}
+
+/** The user's balance at `now`: credits left in packages that have not expired. */
+export async function balanceAt(tx: Executor, userId: string, now: Date): Promise<number> {
+	const [row] = await tx
+		.select({ total: sum(creditPackage.remainingCredits).mapWith(Number) })
+		.from(creditPackage)
+		.where(countsAt(userId, now));
+	return row?.total ?? 0;
+}
+
+/** Credits set aside by the user's pending holds. */
+export async function reservedBy(tx: Executor, userId: string): Promise<number> {
+	const [row] = await tx
+		.select({ total: sum(creditHold.amount).mapWith(Number) })
+		.from(creditHold)
+		.where(and(eq(creditHold.userId, userId), eq(creditHold.status, 'pending')));
+	return row?.total ?? 0;
+}
+
+/**
+ * Appends ledger rows for one operation, in order. `balanceBefore` is the balance before the
+ * first row; each row records the balance it produced. Keys are `<operation key>#<n>`.
+ */
+export async function appendEntries(
+	tx: Tx,
+	options: { userId: string; key: string; now: Date; balanceBefore: number },
+	entries: LedgerEntry[]
+): Promise<{ transactionIds: number[]; balanceAfter: number }> {
+	let balance = options.balanceBefore;
+	if (entries.length === 0) return { transactionIds: [], balanceAfter: balance };
+	const rows = entries.map((entry, index) => {
+		if (entry.changesBalance !== false) balance += entry.amount;
+		return {
+			userId: options.userId,
+			packageId: entry.packageId,
+			type: entry.type,
+			amount: entry.amount,
+			balanceAfter: balance,
+			description: entry.description,
+			metadata: entry.metadata ?? {},
+			idempotencyKey: `${options.key}#${index}`,
+			createdAt: options.now
+		};
+	});
+	const inserted = await tx
+		.insert(creditTransaction)
+		.values(rows)
+		.returning({ id: creditTransaction.id });
+	return { transactionIds: inserted.map((row) => row.id), balanceAfter: balance };
+}
+
+/**
+ * Takes `amount` credits from the user's packages in spend order (soonest expiry first),
+ * writing one ledger row per package touched. The caller has checked that the balance covers
+ * it and holds the account lock; packages are locked here in spend order.
+ */
+export async function spend(
+	tx: Tx,
+	options: {
+		userId: string;
+		amount: number;
+		key: string;
+		now: Date;
+		type: TransactionType;
+		description: string;
+		metadata?: Record<string, unknown>;
+	}
+): Promise<{ transactionIds: number[]; balanceAfter: number; packageIds: string[] }> {
+	const { userId, amount, now } = options;
+	const packages = await tx
+		.select({
+			id: creditPackage.id,
+			remainingCredits: creditPackage.remainingCredits,
+			expiresAt: creditPackage.expiresAt,
+			createdAt: creditPackage.createdAt
+		})
+		.from(creditPackage)
+		.where(countsAt(userId, now))
+		.orderBy(
+			sql`${creditPackage.expiresAt} asc nulls last`,
+			asc(creditPackage.createdAt),
+			asc(creditPackage.id)
+		)
+		.for('update');
+	const balanceBefore = packages.reduce((total, pkg) => total + pkg.remainingCredits, 0);
+	const allocations = allocate(packages, amount, now);
+	const taken = allocations.reduce((total, a) => total + a.credits, 0);
+	if (taken !== amount) {
+		throw new Error(`spend of ${amount} found only ${taken} credits; the caller must check first`);
+	}
+
+	for (const { packageId, credits } of allocations) {
+		const updated = await tx
+			.update(creditPackage)
+			.set({ remainingCredits: sql`${creditPackage.remainingCredits} - ${credits}` })
+			.where(and(eq(creditPackage.id, packageId), gte(creditPackage.remainingCredits, credits)))
+			.returning({ id: creditPackage.id });
+		if (updated.length !== 1) throw new Error(`package ${packageId} changed under its lock`);
+	}
+
+	const written = await appendEntries(
+		tx,
+		{ userId, key: options.key, now, balanceBefore },
+		allocations.map(({ packageId, credits }) => ({
+			packageId,
+			type: options.type,
+			amount: -credits,
+			description: options.description,
+			metadata: options.metadata
+		}))
+	);
+	return { ...written, packageIds: allocations.map((a) => a.packageId) };
+}

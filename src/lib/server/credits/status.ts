@@ -1,0 +1,25 @@
+import { isExpired } from './allocation';
+
+export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked';
+
+/**
+ * What users see for a package. A package that still had credits when it expired reads
+ * "expired"; one that was used up reads "depleted" even after its date; one that a refund
+ * emptied reads "revoked".
+ */
+export function packageStatus(
+	pkg: {
+		remainingCredits: number;
+		revokedCredits: number;
+		expiredCredits: number;
+		expiresAt: Date | null;
+	},
+	now: Date
+): PackageStatus {
+	if (pkg.remainingCredits === 0 && pkg.revokedCredits > 0 && pkg.expiredCredits === 0) {
+		return 'revoked';
+	}
+	if (isExpired(pkg, now) && (pkg.remainingCredits > 0 || pkg.expiredCredits > 0)) return 'expired';
+	if (pkg.remainingCredits === 0) return 'depleted';
+	return 'active';
+}

@@ -1,0 +1,177 @@
+import { sql } from 'drizzle-orm';
+import {
+	bigserial,
+	check,
+	index,
+	integer,
+	jsonb,
+	pgTable,
+	text,
+	timestamp,
+	uniqueIndex,
+	uuid
+} from 'drizzle-orm/pg-core';
+import { user } from './auth';
+
+// Every table carries user_id and every ledger transaction touches one user, so the same schema
+// can be sharded by user_id (e.g. on Citus) without code changes.
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** `column in ('a', 'b', …)`, so the database itself refuses a value the code does not know. */
+const oneOf = (column: unknown, values: readonly string[]) =>
+	sql`${column} in (${sql.join(
+		values.map((v) => sql.raw(`'${v}'`)),
+		sql`, `
+	)})`;
+
+export const packageSources = ['signup_bonus', 'purchase', 'subscription', 'admin_grant'] as const;
+export const transactionTypes = [
+	'bonus',
+	'purchase',
+	'subscription',
+	'grant',
+	'usage',
+	'refund',
+	'expire',
+	'adjust'
+] as const;
+export const holdStatuses = ['pending', 'settled', 'voided', 'expired'] as const;
+
+/** One row per user: every ledger operation locks it first, which serialises that user's money. */
+export const creditAccount = pgTable('credit_account', {
+	userId: text('user_id')
+		.primaryKey()
+		.references(() => user.id, { onDelete: 'cascade' }),
+	createdAt: timestamptz('created_at').notNull().defaultNow()
+});
+
+/** One grant of credits: a purchase, a subscription cycle, the signup bonus or an admin grant. */
+export const creditPackage = pgTable(
+	'credit_package',
+	{
+		id: uuid('id').primaryKey().defaultRandom(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		source: text('source', { enum: packageSources }).notNull(),
+		name: text('name').notNull(),
+		initialCredits: integer('initial_credits').notNull(),
+		remainingCredits: integer('remaining_credits').notNull(),
+		/** Credits taken back by refunds. */
+		revokedCredits: integer('revoked_credits').notNull().default(0),
+		/** Credits forfeited when the package expired (written by the expiry sweep). */
+		expiredCredits: integer('expired_credits').notNull().default(0),
+		/** NULL = never expires. */
+		expiresAt: timestamptz('expires_at'),
+		polarOrderId: text('polar_order_id'),
+		polarProductId: text('polar_product_id'),
+		polarSubscriptionId: text('polar_subscription_id'),
+		createdAt: timestamptz('created_at').notNull().defaultNow()
+	},
+	(t) => [
+		check('credit_package_source_known', oneOf(t.source, packageSources)),
+		check('credit_package_initial_positive', sql`${t.initialCredits} > 0`),
+		check(
+			'credit_package_remaining_in_range',
+			sql`${t.remainingCredits} >= 0 and ${t.remainingCredits} <= ${t.initialCredits}`
+		),
+		check(
+			'credit_package_taken_in_range',
+			sql`${t.revokedCredits} >= 0 and ${t.expiredCredits} >= 0 and ${t.remainingCredits} + ${t.revokedCredits} + ${t.expiredCredits} <= ${t.initialCredits}`
+		),
+		uniqueIndex('credit_package_polar_order_id_key').on(t.polarOrderId),
+		// Spend order: soonest expiry first, never-expiring last, then oldest.
+		index('credit_package_spend_idx').on(t.userId, t.expiresAt, t.createdAt),
+		index('credit_package_due_idx')
+			.on(t.expiresAt)
+			.where(sql`${t.remainingCredits} > 0 and ${t.expiresAt} is not null`)
+	]
+);
+
+/** The append-only ledger: every change of a package's credits, with the balance it produced. */
+export const creditTransaction = pgTable(
+	'credit_transaction',
+	{
+		id: bigserial('id', { mode: 'number' }).primaryKey(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		packageId: uuid('package_id').references(() => creditPackage.id),
+		type: text('type', { enum: transactionTypes }).notNull(),
+		/** Signed: positive adds credits, negative takes them. */
+		amount: integer('amount').notNull(),
+		balanceAfter: integer('balance_after').notNull(),
+		description: text('description').notNull(),
+		metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+		/** `<operation key>#<n>`: the n-th row written by one idempotent operation. */
+		idempotencyKey: text('idempotency_key').notNull(),
+		createdAt: timestamptz('created_at').notNull().defaultNow()
+	},
+	(t) => [
+		check('credit_transaction_type_known', oneOf(t.type, transactionTypes)),
+		check('credit_transaction_balance_after_non_negative', sql`${t.balanceAfter} >= 0`),
+		check('credit_transaction_amount_non_zero', sql`${t.amount} <> 0`),
+		uniqueIndex('credit_transaction_idempotency_key_key').on(t.idempotencyKey),
+		index('credit_transaction_user_history_idx').on(t.userId, t.id.desc()),
+		index('credit_transaction_user_type_idx').on(t.userId, t.type, t.id.desc()),
+		index('credit_transaction_type_created_idx').on(t.type, t.createdAt.desc()),
+		index('credit_transaction_package_idx').on(t.packageId)
+	]
+);
+
+/** Credits set aside for a reply in progress; resolved exactly once. */
+export const creditHold = pgTable(
+	'credit_hold',
+	{
+		id: uuid('id').primaryKey().defaultRandom(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		amount: integer('amount').notNull(),
+		status: text('status', { enum: holdStatuses }).notNull().default('pending'),
+		/** What the hold is known to owe so far; the sweeper charges this if the process died. */
+		owedCredits: integer('owed_credits').notNull().default(0),
+		/** Credits actually charged when it was settled. */
+		chargedCredits: integer('charged_credits'),
+		chatId: text('chat_id'),
+		description: text('description').notNull(),
+		metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+		idempotencyKey: text('idempotency_key').notNull(),
+		expiresAt: timestamptz('expires_at').notNull(),
+		createdAt: timestamptz('created_at').notNull().defaultNow(),
+		resolvedAt: timestamptz('resolved_at')
+	},
+	(t) => [
+		check('credit_hold_status_known', oneOf(t.status, holdStatuses)),
+		check('credit_hold_amount_positive', sql`${t.amount} > 0`),
+		check('credit_hold_owed_non_negative', sql`${t.owedCredits} >= 0`),
+		uniqueIndex('credit_hold_idempotency_key_key').on(t.idempotencyKey),
+		index('credit_hold_user_pending_idx')
+			.on(t.userId)
+			.where(sql`${t.status} = 'pending'`),
+		index('credit_hold_stale_idx')
+			.on(t.expiresAt)
+			.where(sql`${t.status} = 'pending'`)
+	]
+);
+
+/**
+ * The first result of every idempotent ledger operation, by key: a replay with the same
+ * arguments returns it, a replay with different arguments is a conflict.
+ */
+export const creditOperation = pgTable('credit_operation', {
+	key: text('key').primaryKey(),
+	userId: text('user_id')
+		.notNull()
+		.references(() => user.id, { onDelete: 'cascade' }),
+	operation: text('operation').notNull(),
+	/** Canonical JSON of the arguments. */
+	fingerprint: text('fingerprint').notNull(),
+	result: jsonb('result').notNull(),
+	createdAt: timestamptz('created_at').notNull().defaultNow()
+});
+
+export type CreditPackageRow = typeof creditPackage.$inferSelect;
+export type CreditTransactionRow = typeof creditTransaction.$inferSelect;
+export type CreditHoldRow = typeof creditHold.$inferSelect;
