@@ -2,7 +2,7 @@ import type { Handle, HandleServerError, ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
-import { StartupError } from '$lib/server/auth/secret';
+import { StartupError } from '$lib/server/config';
 import { errorResponse } from '$lib/server/http/errors';
 import { runtime } from '$lib/server/runtime';
 

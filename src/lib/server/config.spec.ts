@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readConfig } from './config';
+import { readConfig, StartupError } from './config';
 
 describe('readConfig', () => {
 	it('defaults to the embedded database in .data', () => {
@@ -24,5 +24,20 @@ describe('readConfig', () => {
 		expect(
 			readConfig({ ORIGIN: 'https://a.example', BETTER_AUTH_URL: 'https://b.example' }).authUrl
 		).toBe('https://b.example');
+	});
+
+	it('gives new users 8 credits for 30 days and sweeps every minute by default', () => {
+		const config = readConfig({});
+		expect(config.signupBonus).toEqual({ credits: 8, days: 30 });
+		expect(config.sweepIntervalSeconds).toBe(60);
+		expect(readConfig({ SIGNUP_BONUS_CREDITS: '0', SIGNUP_BONUS_DAYS: '' }).signupBonus).toEqual({
+			credits: 0,
+			days: 30
+		});
+	});
+
+	it('stops the server on a malformed number, naming the variable', () => {
+		expect(() => readConfig({ SIGNUP_BONUS_DAYS: 'soon' })).toThrow(StartupError);
+		expect(() => readConfig({ SIGNUP_BONUS_CREDITS: '-3' })).toThrow(/SIGNUP_BONUS_CREDITS/);
 	});
 });

@@ -4,6 +4,7 @@ import { createAuth, type Auth } from './auth/auth';
 import { resolveAuthSecret } from './auth/secret';
 import { readConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
+import { startSweeps } from './jobs';
 
 const DEV_URL = 'http://localhost:5173';
 
@@ -38,9 +39,14 @@ async function createRuntime(): Promise<Runtime> {
 		// `npm run dev` serves on localhost:5173 unless told otherwise.
 		baseURL: config.authUrl ?? (dev ? DEV_URL : undefined),
 		trustedOrigins: dev ? [DEV_URL, 'http://127.0.0.1:5173'] : [],
-		adminEmails: config.adminEmails
+		adminEmails: config.adminEmails,
+		signupBonus: config.signupBonus
 	});
+	const stopSweeps = startSweeps(database.db, config.sweepIntervalSeconds);
 	// `node build` never exits on SIGTERM while a database client is open.
-	process.once('sveltekit:shutdown', () => void database.close());
+	process.once('sveltekit:shutdown', () => {
+		stopSweeps();
+		void database.close();
+	});
 	return { config, database, auth };
 }

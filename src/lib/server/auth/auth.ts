@@ -3,6 +3,7 @@ import { drizzleAdapter } from 'better-auth/adapters/drizzle';
 import { admin } from 'better-auth/plugins';
 import { sveltekitCookies } from 'better-auth/svelte-kit';
 import { getRequestEvent } from '$app/server';
+import { grantSignupBonus } from '../credits';
 import type { Db } from '../db/client';
 import * as schema from '../db/schema';
 
@@ -18,9 +19,12 @@ export interface AuthOptions {
 	trustedOrigins?: string[];
 	/** Lower-cased emails that become admins when they sign up. */
 	adminEmails: Set<string>;
+	/** The welcome package of every new user. */
+	signupBonus: { credits: number; days: number };
 }
 
-export function createAuth({ db, secret, baseURL, trustedOrigins, adminEmails }: AuthOptions) {
+export function createAuth(options: AuthOptions) {
+	const { db, secret, baseURL, trustedOrigins, adminEmails, signupBonus } = options;
 	return betterAuth({
 		secret,
 		baseURL,
@@ -37,7 +41,11 @@ export function createAuth({ db, secret, baseURL, trustedOrigins, adminEmails }:
 				create: {
 					before: async (user) => ({
 						data: { ...user, role: adminEmails.has(user.email.toLowerCase()) ? 'admin' : 'user' }
-					})
+					}),
+					// Runs once the account is committed; the grant's key makes a retry harmless.
+					after: async (user) => {
+						await grantSignupBonus(db, user.id, signupBonus);
+					}
 				}
 			}
 		},

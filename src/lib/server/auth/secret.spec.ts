@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveAuthSecret, StartupError } from './secret';
+import { StartupError } from '../config';
+import { resolveAuthSecret } from './secret';
 
 describe('resolveAuthSecret', () => {
 	const dirs: string[] = [];

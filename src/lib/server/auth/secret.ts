@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const MIN_SECRET_LENGTH = 32;
+import { StartupError } from '../config';
 
-/** A configuration problem that must stop the server with a one-line explanation. */
-export class StartupError extends Error {}
+export const MIN_SECRET_LENGTH = 32;
 
 /**
  * The secret better-auth signs sessions with. Production must configure a real one; development

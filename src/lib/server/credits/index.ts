@@ -32,3 +32,4 @@ export { creditsForTokens, tokensForCredits } from './pricing';
 export { revokeFromPackage, type RevokeInput, type RevokeResult } from './revoke';
 export { packageStatus, type PackageStatus } from './status';
 export { verify, type Drift, type VerifyReport } from './verify';
+export { grantSignupBonus } from './signup-bonus';

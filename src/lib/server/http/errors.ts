@@ -1,8 +1,10 @@
 import { json } from '@sveltejs/kit';
+import type { z } from 'zod';
+import { LedgerError, type LedgerErrorCode } from '../credits';
 
 /**
- * The one error type domain code throws for anything a client can cause. `message` is safe to show
- * to users; `status` is what the HTTP layer answers.
+ * The one error type for anything a client can cause at the HTTP layer. `message` is safe to
+ * show to users; `status` is what the API answers.
  */
 export class AppError extends Error {
 	constructor(
@@ -16,15 +18,44 @@ export class AppError extends Error {
 	}
 }
 
+const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
+	insufficient_credits: 402,
+	idempotency_conflict: 409,
+	hold_already_resolved: 409,
+	hold_not_found: 404,
+	package_not_found: 404,
+	user_not_found: 404,
+	invalid_amount: 400
+};
+
 /** The JSON API's error body: `{ error: { code, message, ...details } }`. */
 export function errorResponse(status: number, code: string, message: string, details = {}) {
 	return json({ error: { code, message, ...details } }, { status });
 }
 
-/** Maps a thrown error to a JSON response; anything that is not an AppError is re-thrown (a 500). */
-export function appErrorResponse(error: unknown): Response {
+/**
+ * Maps a domain error to its JSON response, in one place. Anything else is re-thrown and
+ * becomes a logged 500 without details (hooks.server.ts).
+ */
+export function apiErrorResponse(error: unknown): Response {
 	if (error instanceof AppError) {
 		return errorResponse(error.status, error.code, error.message, error.details);
 	}
+	if (error instanceof LedgerError) {
+		return errorResponse(LEDGER_STATUS[error.code], error.code, error.message, error.details);
+	}
 	throw error;
+}
+
+/** A 400 for input that failed its zod schema, naming the first bad field. */
+export function invalidInput(error: z.ZodError): AppError {
+	const issue = error.issues[0];
+	const field = String(issue.path[0] ?? 'input');
+	return new AppError(400, 'invalid_request', `${field}: ${issue.message}`, { field });
+}
+
+/** The signed-in user of an API request, or a 401. */
+export function requireApiUser(locals: App.Locals): NonNullable<App.Locals['user']> {
+	if (!locals.user) throw new AppError(401, 'unauthorized', 'Sign in to use this endpoint.');
+	return locals.user;
 }
