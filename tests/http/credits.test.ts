@@ -37,10 +37,14 @@ describe('credits API and CLI on the built app', () => {
 		return { client, userId: row.id as string };
 	}
 
-	const cli = (...args: string[]) =>
+	/** Runs `npm run credits -- …` against the app's database; never throws. */
+	const cli = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
 		run(process.execPath, ['--import', 'tsx', 'src/cli/credits.ts', ...args], {
 			env: { ...process.env, DATABASE_URL: app.databaseUrl }
-		}).catch((error) => error as { code: number; stdout: string; stderr: string });
+		}).then(
+			(ok) => ({ code: 0, ...ok }),
+			(error) => error
+		);
 
 	const ledgerRows = async () =>
 		Number((await sql`select count(*) from credit_transaction`)[0].count);
