@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditHold, creditPackage } from '../db/schema';
-import { resolveHold, settle } from './holds';
+import { chargeHold, resolveHold } from './holds';
 import { appendEntries, balanceAt } from './ledger';
 import { withAccountLock } from './transaction';
 
@@ -94,47 +94,39 @@ async function expireForUser(db: Db, userId: string, now: Date) {
 }
 
 /**
- * Holds past their expiry belong to replies whose process died. They are settled for what they
- * were known to owe (`owed_credits`), or released as `expired` when nothing was owed.
+ * Holds past their expiry belong to replies whose process died. Each is settled for what it was
+ * known to owe (`owed_credits`), or released as `expired` when nothing was owed; the decision and
+ * the amount are read under the user's lock, so a late `recordOwed` or a second sweeping
+ * instance cannot make it charge a stale figure or twice.
  */
 export async function resolveStaleHolds(db: Db, now: Date, batch = 500) {
 	const stale = await db
-		.select({ id: creditHold.id, userId: creditHold.userId, owed: creditHold.owedCredits })
+		.select({ id: creditHold.id, userId: creditHold.userId })
 		.from(creditHold)
 		.where(and(eq(creditHold.status, 'pending'), lte(creditHold.expiresAt, now)))
+		.orderBy(asc(creditHold.expiresAt))
 		.limit(batch);
 	let settledHolds = 0;
 	let expiredHolds = 0;
-	for (const hold of stale) {
-		if (hold.owed > 0) {
-			const result = await settle(db, {
-				holdId: hold.id,
-				cost: hold.owed,
+	for (const { id, userId } of stale) {
+		const outcome = await withAccountLock(db, userId, async (tx) => {
+			const [hold] = await tx.select().from(creditHold).where(eq(creditHold.id, id)).for('update');
+			if (hold?.status !== 'pending') return 'gone';
+			if (hold.owedCredits === 0) {
+				await resolveHold(tx, hold.id, 'expired', now, 0);
+				return 'expired';
+			}
+			await chargeHold(tx, hold, {
+				cost: hold.owedCredits,
 				key: `sweep:${hold.id}`,
+				now,
 				description: 'Interrupted reply',
-				metadata: { stale: true },
-				now
-			}).catch(ignoreResolved);
-			if (result && !result.replayed) settledHolds++;
-			continue;
-		}
-		const expired = await withAccountLock(db, hold.userId, async (tx) => {
-			const [current] = await tx
-				.select({ status: creditHold.status })
-				.from(creditHold)
-				.where(eq(creditHold.id, hold.id))
-				.for('update');
-			if (current?.status !== 'pending') return false;
-			await resolveHold(tx, hold.id, 'expired', now, 0);
-			return true;
+				metadata: { stale: true }
+			});
+			return 'settled';
 		});
-		if (expired) expiredHolds++;
+		if (outcome === 'settled') settledHolds++;
+		if (outcome === 'expired') expiredHolds++;
 	}
 	return { settledHolds, expiredHolds };
-}
-
-/** Another instance resolved the hold first: that is the expected outcome of a race, not an error. */
-function ignoreResolved(error: unknown): null {
-	if ((error as { code?: string }).code === 'hold_already_resolved') return null;
-	throw error;
 }

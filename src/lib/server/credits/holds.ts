@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { creditHold } from '../db/schema';
+import { creditHold, type CreditHoldRow } from '../db/schema';
 import { LedgerError } from './errors';
 import { once } from './idempotency';
 import { balanceAt, reservedBy, spend } from './ledger';
@@ -110,29 +110,48 @@ export async function settle(
 	const key = input.key ?? `settle:${input.holdId}`;
 	const op = { key, userId, name: 'settle', args: { holdId: input.holdId, cost: input.cost } };
 	return withAccountLock(db, userId, (tx) =>
-		once(tx, op, async (): Promise<SettleResult> => {
+		once(tx, op, async () => {
 			const hold = await lockPendingHold(tx, input.holdId);
-			const balance = await balanceAt(tx, userId, now);
-			const otherHolds = (await reservedBy(tx, userId)) - hold.amount;
-			const charged = Math.max(0, Math.min(input.cost, balance - otherHolds));
-			const shortfall = input.cost - charged;
-			const metadata = { ...input.metadata, holdId: hold.id, ...(shortfall ? { shortfall } : {}) };
-			const spent =
-				charged > 0
-					? await spend(tx, {
-							userId,
-							amount: charged,
-							key,
-							now,
-							type: 'usage',
-							description: input.description ?? hold.description,
-							metadata
-						})
-					: { transactionIds: [], packageIds: [], balanceAfter: balance };
-			await resolveHold(tx, hold.id, 'settled', now, charged);
-			return { holdId: hold.id, charged, shortfall, ...spent };
+			return chargeHold(tx, hold, { ...input, key, now });
 		})
 	);
+}
+
+/**
+ * Charges a locked, pending hold and resolves it as settled. The caller holds the account lock
+ * and has locked the hold (so nothing can change what it owes in between).
+ */
+export async function chargeHold(
+	tx: Tx,
+	hold: CreditHoldRow,
+	input: {
+		cost: number;
+		key: string;
+		now: Date;
+		description?: string;
+		metadata?: Record<string, unknown>;
+	}
+): Promise<SettleResult> {
+	const { userId } = hold;
+	const balance = await balanceAt(tx, userId, input.now);
+	const otherHolds = (await reservedBy(tx, userId)) - hold.amount;
+	const charged = Math.max(0, Math.min(input.cost, balance - otherHolds));
+	const shortfall = input.cost - charged;
+	const metadata = { ...input.metadata, holdId: hold.id, ...(shortfall ? { shortfall } : {}) };
+	const spent =
+		charged > 0
+			? await spend(tx, {
+					userId,
+					amount: charged,
+					key: input.key,
+					now: input.now,
+					type: 'usage',
+					description: input.description ?? hold.description,
+					metadata
+				})
+			: { transactionIds: [], packageIds: [], balanceAfter: balance };
+	await resolveHold(tx, hold.id, 'settled', input.now, charged);
+	return { holdId: hold.id, charged, shortfall, ...spent };
 }
 
 /** Releases a hold without charging anything (an upstream failure before any output). */

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client';
+import { LedgerError } from './errors';
 import { expiryAfterDays, grant } from './grant';
 
 /** The welcome package every new user gets; one per user, whatever retries happen. */
@@ -9,7 +10,7 @@ export async function grantSignupBonus(
 	now = new Date()
 ) {
 	if (bonus.credits <= 0) return null;
-	return grant(db, {
+	const granted = grant(db, {
 		userId,
 		source: 'signup_bonus',
 		name: 'Welcome bonus',
@@ -18,5 +19,10 @@ export async function grantSignupBonus(
 		expiresAt: expiryAfterDays(bonus.days, now),
 		key: `signup-bonus:${userId}`,
 		now
+	});
+	// A retry at another time computes another expiry: the bonus exists already, which is the goal.
+	return granted.catch((error) => {
+		if (error instanceof LedgerError && error.code === 'idempotency_conflict') return null;
+		throw error;
 	});
 }
