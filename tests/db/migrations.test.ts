@@ -39,10 +39,10 @@ describe.each(databaseKinds)('schema and migrations on %s', (kind) => {
 });
 
 describe('migrations on PostgreSQL from several instances at once', () => {
-	it('serialise on the advisory lock instead of failing', async () => {
+	it('serialise on the advisory lock instead of failing, even with a pool of one', async () => {
 		const created = await createPostgresDatabase();
 		const instances = Array.from({ length: 4 }, () =>
-			openDatabase({ url: created.url, dataDir: null, maxConnections: 2 })
+			openDatabase({ url: created.url, dataDir: null, maxConnections: 1 })
 		);
 		try {
 			await Promise.all(instances.map((instance) => instance.migrate('drizzle')));

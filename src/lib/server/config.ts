@@ -19,8 +19,29 @@ const schema = z.object({
 	ADMIN_EMAILS: z.string().default(''),
 	SIGNUP_BONUS_CREDITS: wholeNumber(8),
 	SIGNUP_BONUS_DAYS: wholeNumber(30),
-	SWEEP_INTERVAL_SECONDS: wholeNumber(60)
+	SWEEP_INTERVAL_SECONDS: wholeNumber(60),
+	OPENAI_API_KEY: z.string().trim().optional(),
+	OPENAI_BASE_URL: z.url().optional(),
+	OPENAI_API_STYLE: z.enum(['responses', 'chat']).optional(),
+	CHAT_MODELS: z.string().trim().default('gpt-4o-mini:1'),
+	CHAT_MAX_INPUT_CHARS: wholeNumber(32_000),
+	CHAT_MAX_CONCURRENT: wholeNumber(3),
+	CHAT_MAX_OUTPUT_TOKENS: wholeNumber(2_048),
+	CHAT_HISTORY_TOKENS: wholeNumber(16_000),
+	DEMO_MODEL_DELAY_MS: wholeNumber(25)
 });
+
+export interface ChatConfig {
+	/** An upstream OpenAI-compatible API, or null for the built-in demo model. */
+	upstream: { apiKey: string; baseURL: string | undefined; style: 'responses' | 'chat' } | null;
+	/** Selectable models and their credits per 1,000 tokens, in the order given. */
+	models: { id: string; rate: number }[];
+	maxInputChars: number;
+	maxConcurrent: number;
+	maxOutputTokens: number;
+	historyTokens: number;
+	demoDelayMs: number;
+}
 
 export interface Config {
 	databaseUrl: string | undefined;
@@ -33,6 +54,7 @@ export interface Config {
 	signupBonus: { credits: number; days: number };
 	/** How often the expiry / stale-hold sweep runs (0 = never). */
 	sweepIntervalSeconds: number;
+	chat: ChatConfig;
 }
 
 export function readConfig(env: Record<string, string | undefined>): Config {
@@ -54,8 +76,60 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 		authUrl: parsed.BETTER_AUTH_URL || parsed.ORIGIN || undefined,
 		adminEmails: parseEmailList(parsed.ADMIN_EMAILS),
 		signupBonus: { credits: parsed.SIGNUP_BONUS_CREDITS, days: parsed.SIGNUP_BONUS_DAYS },
-		sweepIntervalSeconds: parsed.SWEEP_INTERVAL_SECONDS
+		sweepIntervalSeconds: parsed.SWEEP_INTERVAL_SECONDS,
+		chat: {
+			upstream: upstreamOf(parsed.OPENAI_API_KEY, parsed.OPENAI_BASE_URL, parsed.OPENAI_API_STYLE),
+			models: parseChatModels(parsed.CHAT_MODELS),
+			maxInputChars: parsed.CHAT_MAX_INPUT_CHARS,
+			maxConcurrent: Math.max(1, parsed.CHAT_MAX_CONCURRENT),
+			maxOutputTokens: Math.max(1, parsed.CHAT_MAX_OUTPUT_TOKENS),
+			historyTokens: parsed.CHAT_HISTORY_TOKENS,
+			demoDelayMs: parsed.DEMO_MODEL_DELAY_MS
+		}
 	};
+}
+
+/**
+ * An API key means OpenAI (or the server at OPENAI_BASE_URL); a base URL alone means a local
+ * server that needs no key (Ollama, llama.cpp). Neither means the offline demo model.
+ */
+function upstreamOf(
+	apiKey: string | undefined,
+	baseURL: string | undefined,
+	style: 'responses' | 'chat' | undefined
+): ChatConfig['upstream'] {
+	if (!apiKey && !baseURL) return null;
+	// api.openai.com speaks the Responses API; "OpenAI-compatible" servers speak Chat Completions.
+	return {
+		apiKey: apiKey || 'not-needed',
+		baseURL,
+		style: style ?? (baseURL ? 'chat' : 'responses')
+	};
+}
+
+/** `gpt-4o-mini:1,gpt-4o:10` → [{ id: 'gpt-4o-mini', rate: 1 }, { id: 'gpt-4o', rate: 10 }]. */
+export function parseChatModels(list: string): { id: string; rate: number }[] {
+	const models = list
+		.split(',')
+		.map((entry) => entry.trim())
+		.filter(Boolean)
+		.map((entry) => {
+			// Model ids may contain colons themselves (Ollama's llama3.1:8b): the rate is the last
+			// part only when it is a number.
+			const match = /^(.+):([^:]*)$/.exec(entry);
+			const [id, rate] =
+				match && /^[\d.]+$/.test(match[2].trim())
+					? [match[1].trim(), Number(match[2])]
+					: [entry, 1];
+			if (!id || !Number.isFinite(rate) || rate <= 0) {
+				throw new StartupError(
+					`CHAT_MODELS entry "${entry}" must look like model-id:rate (rate > 0).`
+				);
+			}
+			return { id, rate };
+		});
+	if (models.length === 0) throw new StartupError('CHAT_MODELS lists no model.');
+	return models;
 }
 
 export function parseEmailList(list: string): Set<string> {

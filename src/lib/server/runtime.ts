@@ -4,6 +4,7 @@ import { createAuth, type Auth } from './auth/auth';
 import { resolveAuthSecret } from './auth/secret';
 import { readConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
+import { createModelRegistry, type ModelRegistry } from './chat/models';
 import { startSweeps } from './jobs';
 
 const DEV_URL = 'http://localhost:5173';
@@ -13,6 +14,7 @@ interface Runtime {
 	config: Config;
 	database: Database;
 	auth: Auth;
+	models: ModelRegistry;
 }
 
 // Kept on globalThis so that Vite's hot reload in development does not open a second database.
@@ -48,5 +50,6 @@ async function createRuntime(): Promise<Runtime> {
 		stopSweeps();
 		void database.close();
 	});
-	return { config, database, auth };
+	const models = createModelRegistry(config.chat);
+	return { config, database, auth, models };
 }

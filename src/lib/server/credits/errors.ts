@@ -1,5 +1,6 @@
 export type LedgerErrorCode =
 	| 'insufficient_credits'
+	| 'too_many_holds'
 	| 'idempotency_conflict'
 	| 'hold_not_found'
 	| 'hold_already_resolved'

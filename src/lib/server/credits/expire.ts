@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditHold, creditPackage } from '../db/schema';
-import { chargeHold, resolveHold } from './holds';
+import { resolveHold, settleHold } from './holds';
 import { appendEntries, balanceAt } from './ledger';
 import { withAccountLock } from './transaction';
 
@@ -116,7 +116,11 @@ export async function resolveStaleHolds(db: Db, now: Date, batch = 500) {
 				await resolveHold(tx, hold.id, 'expired', now, 0);
 				return 'expired';
 			}
-			await chargeHold(tx, hold, {
+			// The same settlement as settle() (drizzle/0004_credit_settle_function.sql), in this
+			// transaction, whose locks it re-takes at no cost; it stores its result under the key.
+			await settleHold(tx, {
+				userId,
+				holdId: hold.id,
 				cost: hold.owedCredits,
 				key: `sweep:${hold.id}`,
 				now,

@@ -1,10 +1,10 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { creditHold, type CreditHoldRow } from '../db/schema';
+import { creditHold } from '../db/schema';
 import { LedgerError } from './errors';
 import { once } from './idempotency';
-import { balanceAt, reservedBy, spend } from './ledger';
-import { withAccountLock, type Tx } from './transaction';
+import { balanceAt, reservedBy } from './ledger';
+import { pgErrorCode, withAccountLock, type Executor, type Tx } from './transaction';
 
 export const MIN_HOLD = 1;
 export const DEFAULT_HOLD_TTL_MS = 10 * 60_000;
@@ -17,6 +17,8 @@ export interface ReserveInput {
 	chatId?: string | null;
 	description?: string;
 	ttlMs?: number;
+	/** Refuse with `too_many_holds` when the user already has this many pending holds. */
+	maxPending?: number;
 	now?: Date;
 }
 
@@ -46,6 +48,16 @@ export async function reserve(
 	};
 	return withAccountLock(db, input.userId, (tx) =>
 		once(tx, op, async (): Promise<ReserveResult> => {
+			if (input.maxPending !== undefined) {
+				const pending = await pendingHoldCount(tx, input.userId);
+				if (pending >= input.maxPending) {
+					throw new LedgerError(
+						'too_many_holds',
+						`At most ${input.maxPending} replies can run at once. Wait for one to finish.`,
+						{ pending }
+					);
+				}
+			}
 			const balance = await balanceAt(tx, input.userId, now);
 			const available = Math.max(0, balance - (await reservedBy(tx, input.userId)));
 			const amount = Math.min(input.upTo, available);
@@ -102,56 +114,114 @@ export async function settle(
 	db: Db,
 	input: SettleInput
 ): Promise<SettleResult & { replayed: boolean }> {
-	const now = input.now ?? new Date();
-	if (!Number.isInteger(input.cost) || input.cost < 0) {
+	if (!Number.isInteger(input.cost) || input.cost < 0 || input.cost > MAX_COST) {
 		throw new LedgerError('invalid_amount', 'A cost must be a whole number of credits, 0 or more.');
 	}
-	const userId = await ownerOf(db, input.holdId);
-	const key = input.key ?? `settle:${input.holdId}`;
-	const op = { key, userId, name: 'settle', args: { holdId: input.holdId, cost: input.cost } };
-	return withAccountLock(db, userId, (tx) =>
-		once(tx, op, async () => {
-			const hold = await lockPendingHold(tx, input.holdId);
-			return chargeHold(tx, hold, { ...input, key, now });
-		})
-	);
+	if (!UUID.test(input.holdId)) throw holdNotFound(input.holdId);
+	return settleHold(db, {
+		userId: null,
+		holdId: input.holdId,
+		cost: input.cost,
+		key: input.key ?? `settle:${input.holdId}`,
+		description: input.description,
+		metadata: input.metadata,
+		now: input.now ?? new Date()
+	});
+}
+
+export interface SettleHoldInput {
+	/** The hold's owner when the caller knows it (and may hold its lock already), else null. */
+	userId: string | null;
+	holdId: string;
+	cost: number;
+	key: string;
+	/** Defaults to the hold's own description. */
+	description?: string;
+	metadata?: Record<string, unknown>;
+	now: Date;
 }
 
 /**
- * Charges a locked, pending hold and resolves it as settled. The caller holds the account lock
- * and has locked the hold (so nothing can change what it owes in between).
+ * Settles a pending hold with one call of the database function `credit_settle`
+ * (drizzle/0004_credit_settle_function.sql): it takes the locks, checks the key, charges and
+ * resolves the hold, in the caller's transaction or in a statement of its own. Its refusals
+ * come back as the same LedgerErrors as everywhere else in the ledger.
  */
-export async function chargeHold(
-	tx: Tx,
-	hold: CreditHoldRow,
-	input: {
-		cost: number;
-		key: string;
-		now: Date;
-		description?: string;
-		metadata?: Record<string, unknown>;
+export async function settleHold(
+	executor: Executor,
+	input: SettleHoldInput
+): Promise<SettleResult & { replayed: boolean }> {
+	try {
+		const [row] = await settleStatement(executor).execute({
+			userId: input.userId,
+			holdId: input.holdId,
+			cost: input.cost,
+			key: input.key,
+			description: input.description ?? null,
+			metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+			// As text: drizzle sets postgres.js up to pass timestamp parameters through untouched.
+			now: input.now.toISOString()
+		});
+		return row.result;
+	} catch (error) {
+		throw settleRefusal(error, input) ?? error;
 	}
-): Promise<SettleResult> {
-	const { userId } = hold;
-	const balance = await balanceAt(tx, userId, input.now);
-	const otherHolds = (await reservedBy(tx, userId)) - hold.amount;
-	const charged = Math.max(0, Math.min(input.cost, balance - otherHolds));
-	const shortfall = input.cost - charged;
-	const metadata = { ...input.metadata, holdId: hold.id, ...(shortfall ? { shortfall } : {}) };
-	const spent =
-		charged > 0
-			? await spend(tx, {
-					userId,
-					amount: charged,
-					key: input.key,
-					now: input.now,
-					type: 'usage',
-					description: input.description ?? hold.description,
-					metadata
-				})
-			: { transactionIds: [], packageIds: [], balanceAfter: balance };
-	await resolveHold(tx, hold.id, 'settled', input.now, charged);
-	return { holdId: hold.id, charged, shortfall, ...spent };
+}
+
+// Prepared once per database (or transaction): postgres.js then sends Bind/Execute alone, one
+// round trip, where a statement with parameters that is not prepared first waits for a Describe.
+const settleStatements = new WeakMap<Executor, ReturnType<typeof prepareSettleStatement>>();
+
+function settleStatement(executor: Executor) {
+	let statement = settleStatements.get(executor);
+	if (!statement) {
+		statement = prepareSettleStatement(executor);
+		settleStatements.set(executor, statement);
+	}
+	return statement;
+}
+
+function prepareSettleStatement(executor: Executor) {
+	const p = (name: keyof SettleHoldInput) => sql.placeholder(name);
+	// A scalar function in FROM gives one row whose one column is named after the alias.
+	return executor
+		.select({ result: sql<SettleResult & { replayed: boolean }>`result` })
+		.from(
+			sql`credit_settle(${p('userId')}::text, ${p('holdId')}::uuid, ${p('cost')}::integer, ${p('key')}::text, ${p('description')}::text, ${p('metadata')}::jsonb, ${p('now')}::timestamptz) as result`
+		)
+		.prepare('credit_settle');
+}
+
+/** The LedgerError for a refusal raised by `credit_settle` (SQLSTATE class CL), if it is one. */
+function settleRefusal(error: unknown, input: SettleHoldInput): LedgerError | undefined {
+	switch (pgErrorCode(error)) {
+		case 'CL001':
+			return holdNotFound(input.holdId);
+		case 'CL002': {
+			const status = pgErrorDetail(error);
+			return new LedgerError('hold_already_resolved', `This hold was already ${status}.`, {
+				holdId: input.holdId,
+				status
+			});
+		}
+		case 'CL003':
+			return new LedgerError(
+				'idempotency_conflict',
+				'This idempotency key was already used for a different request.',
+				{ key: input.key }
+			);
+		default:
+			return undefined;
+	}
+}
+
+/** The DETAIL of a database error, whichever driver raised it (drizzle may wrap it). */
+function pgErrorDetail(error: unknown): string | undefined {
+	for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+		const detail = (e as { detail?: unknown }).detail;
+		if (typeof detail === 'string') return detail;
+	}
+	return undefined;
 }
 
 /** Releases a hold without charging anything (an upstream failure before any output). */
@@ -185,22 +255,36 @@ export async function recordOwed(db: Db, holdId: string, owed: number): Promise<
 		.where(and(eq(creditHold.id, holdId), eq(creditHold.status, 'pending')));
 }
 
+/** The largest cost `credit_settle` takes: its cost is an SQL integer. */
+const MAX_COST = 2_147_483_647;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+async function pendingHoldCount(tx: Tx, userId: string): Promise<number> {
+	const [row] = await tx
+		.select({ n: count() })
+		.from(creditHold)
+		.where(and(eq(creditHold.userId, userId), eq(creditHold.status, 'pending')));
+	return row?.n ?? 0;
+}
+
+function holdNotFound(holdId: string): LedgerError {
+	return new LedgerError('hold_not_found', 'This hold does not exist.', { holdId });
+}
+
 async function ownerOf(db: Db, holdId: string): Promise<string> {
-	if (!UUID.test(holdId))
-		throw new LedgerError('hold_not_found', 'This hold does not exist.', { holdId });
+	if (!UUID.test(holdId)) throw holdNotFound(holdId);
 	const [hold] = await db
 		.select({ userId: creditHold.userId })
 		.from(creditHold)
 		.where(eq(creditHold.id, holdId));
-	if (!hold) throw new LedgerError('hold_not_found', 'This hold does not exist.', { holdId });
+	if (!hold) throw holdNotFound(holdId);
 	return hold.userId;
 }
 
 async function lockPendingHold(tx: Tx, holdId: string) {
 	const [hold] = await tx.select().from(creditHold).where(eq(creditHold.id, holdId)).for('update');
-	if (!hold) throw new LedgerError('hold_not_found', 'This hold does not exist.', { holdId });
+	if (!hold) throw holdNotFound(holdId);
 	if (hold.status !== 'pending') {
 		throw new LedgerError('hold_already_resolved', `This hold was already ${hold.status}.`, {
 			holdId,

@@ -45,14 +45,14 @@ function openPostgres(url: string, max: number): Database {
 		db,
 		kind: 'postgres',
 		async migrate(folder) {
-			// Several instances may start at once; the advisory lock lets exactly one migrate at a time.
-			const lock = await client.reserve();
+			// Several instances may start at once; the advisory lock lets exactly one migrate at a
+			// time. It lives on a connection of its own, so a pool of one is not starved by it.
+			const lock = postgres(url, { max: 1, onnotice: () => {} });
 			try {
 				await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
 				await migratePostgres(drizzlePostgres(client), { migrationsFolder: folder });
 			} finally {
-				await lock`select pg_advisory_unlock(${MIGRATION_LOCK})`;
-				lock.release();
+				await lock.end({ timeout: 5 });
 			}
 		},
 		close: () => client.end({ timeout: 5 })

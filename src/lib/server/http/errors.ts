@@ -1,25 +1,11 @@
 import { json } from '@sveltejs/kit';
 import type { z } from 'zod';
 import { LedgerError, type LedgerErrorCode } from '../credits';
-
-/**
- * The one error type for anything a client can cause at the HTTP layer. `message` is safe to
- * show to users; `status` is what the API answers.
- */
-export class AppError extends Error {
-	constructor(
-		readonly status: number,
-		readonly code: string,
-		message: string,
-		readonly details: Record<string, unknown> = {}
-	) {
-		super(message);
-		this.name = 'AppError';
-	}
-}
+import { AppError } from '../errors';
 
 const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
 	insufficient_credits: 402,
+	too_many_holds: 429,
 	idempotency_conflict: 409,
 	hold_already_resolved: 409,
 	hold_not_found: 404,
@@ -50,7 +36,7 @@ export function apiErrorResponse(error: unknown): Response {
 /** A 400 for input that failed its zod schema, naming the first bad field. */
 export function invalidInput(error: z.ZodError): AppError {
 	const issue = error.issues[0];
-	const field = String(issue.path[0] ?? 'input');
+	const field = String(issue.path[0] ?? 'body');
 	return new AppError(400, 'invalid_request', `${field}: ${issue.message}`, { field });
 }
 

@@ -1,0 +1,122 @@
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/schema';
+
+export const MAX_TITLE_LENGTH = 80;
+
+/** A chat title from the first message: its first line, shortened. */
+export function titleFrom(text: string): string {
+	const line = text.trim().split('\n')[0].trim() || 'New chat';
+	return line.length > MAX_TITLE_LENGTH ? `${line.slice(0, MAX_TITLE_LENGTH - 1)}…` : line;
+}
+
+/**
+ * The user's chat with this id, created if it does not exist yet. Returns null when the id
+ * belongs to another user (callers answer 404, never revealing that it exists).
+ */
+export async function openChat(
+	db: Db,
+	input: { id: string; userId: string; title: string; model: string }
+): Promise<ChatRow | null> {
+	await db
+		.insert(chat)
+		.values({
+			id: input.id,
+			userId: input.userId,
+			title: titleFrom(input.title),
+			model: input.model
+		})
+		.onConflictDoNothing();
+	const [row] = await db.select().from(chat).where(eq(chat.id, input.id));
+	return row && row.userId === input.userId ? row : null;
+}
+
+export async function chatBelongsToSomeoneElse(db: Db, id: string, userId: string) {
+	const [row] = await db.select({ userId: chat.userId }).from(chat).where(eq(chat.id, id));
+	return row !== undefined && row.userId !== userId;
+}
+
+export async function findChat(db: Db, id: string, userId: string): Promise<ChatRow | null> {
+	const [row] = await db
+		.select()
+		.from(chat)
+		.where(and(eq(chat.id, id), eq(chat.userId, userId)));
+	return row ?? null;
+}
+
+/** The user's chats, most recently active first. */
+export function listChats(db: Db, userId: string, limit = 100) {
+	return db
+		.select({ id: chat.id, title: chat.title, updatedAt: chat.updatedAt })
+		.from(chat)
+		.where(eq(chat.userId, userId))
+		.orderBy(desc(chat.updatedAt))
+		.limit(limit);
+}
+
+export function chatMessages(db: Db, chatId: string): Promise<ChatMessageRow[]> {
+	return db
+		.select()
+		.from(chatMessage)
+		.where(eq(chatMessage.chatId, chatId))
+		.orderBy(asc(chatMessage.createdAt));
+}
+
+/** Stores a message (a regenerated reply replaces the one with the same id). */
+export async function saveMessage(
+	db: Db,
+	message: {
+		chatId: string;
+		id: string;
+		userId: string;
+		role: 'user' | 'assistant';
+		parts: unknown[];
+		metadata?: Record<string, unknown>;
+	}
+): Promise<void> {
+	await db
+		.insert(chatMessage)
+		.values({ ...message, metadata: message.metadata ?? {} })
+		.onConflictDoUpdate({
+			target: [chatMessage.chatId, chatMessage.id],
+			set: { parts: message.parts, metadata: message.metadata ?? {} }
+		});
+	await db
+		.update(chat)
+		.set({ updatedAt: sql`now()` })
+		.where(eq(chat.id, message.chatId));
+}
+
+/** Deletes messages after a given one (regenerate drops the replies it replaces). */
+export async function deleteMessagesAfter(
+	db: Db,
+	chatId: string,
+	messageId: string
+): Promise<void> {
+	await db.execute(sql`
+		delete from chat_message
+		where chat_id = ${chatId}
+		  and created_at > (select created_at from chat_message where chat_id = ${chatId} and id = ${messageId})`);
+}
+
+export async function renameChat(
+	db: Db,
+	id: string,
+	userId: string,
+	title: string
+): Promise<boolean> {
+	const updated = await db
+		.update(chat)
+		.set({ title: titleFrom(title) })
+		.where(and(eq(chat.id, id), eq(chat.userId, userId)))
+		.returning({ id: chat.id });
+	return updated.length === 1;
+}
+
+export async function deleteChat(db: Db, id: string, userId: string): Promise<boolean> {
+	const deleted = await db
+		.delete(chat)
+		.where(and(eq(chat.id, id), eq(chat.userId, userId)))
+		.returning({ id: chat.id });
+	return deleted.length === 1;
+}

@@ -1,0 +1,279 @@
+import {
+	convertToModelMessages,
+	createUIMessageStream,
+	createUIMessageStreamResponse,
+	generateId,
+	streamText,
+	type UIMessage
+} from 'ai';
+import { eq, inArray } from 'drizzle-orm';
+import type { ChatConfig } from '../config';
+import {
+	creditsForTokens,
+	recordOwed,
+	reserve,
+	settle,
+	tokensForCredits,
+	voidHold
+} from '../credits';
+import type { Db } from '../db/client';
+import { creditPackage, creditTransaction } from '../db/schema';
+import type { ReplyReceipt } from '../../types';
+import { AppError } from '../errors';
+import { chatBelongsToSomeoneElse, deleteMessagesAfter, openChat, saveMessage } from './history';
+import type { ModelRegistry } from './models';
+import { promptTokens, tokensIn } from './tokens';
+
+export interface ChatMessageInput {
+	id: string;
+	role: 'user' | 'assistant';
+	text: string;
+}
+
+export interface ReplyRequest {
+	userId: string;
+	chatId: string;
+	modelId: string;
+	/** The conversation so far, oldest first; the last one is the user's new message. */
+	messages: ChatMessageInput[];
+	/** Aborted when the browser stops the request (Stop button, closed tab). */
+	signal: AbortSignal;
+}
+
+export interface ReplyDeps {
+	db: Db;
+	config: ChatConfig;
+	models: ModelRegistry;
+}
+
+// How often the tokens streamed so far are written to the hold, for the sweeper's sake.
+const OWED_INTERVAL_MS = 1_000;
+
+/**
+ * Streams a metered reply. Credits for the worst case are reserved before the model is called
+ * and the output is capped to what the hold can pay for; when the stream ends — finished,
+ * stopped, disconnected or failed — the real cost is settled exactly once (or the hold voided
+ * if the upstream failed before producing anything).
+ */
+export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promise<Response> {
+	const { db, config, models } = deps;
+	const model = models.find(request.modelId);
+	if (!model) {
+		throw new AppError(400, 'unknown_model', `Unknown model "${request.modelId}".`, {
+			models: models.models.map((m) => m.id)
+		});
+	}
+	const question = request.messages.at(-1);
+	if (!question || question.role !== 'user' || !question.text.trim()) {
+		throw new AppError(400, 'invalid_request', 'The last message must be your non-empty question.');
+	}
+	if (question.text.length > config.maxInputChars) {
+		throw new AppError(
+			413,
+			'message_too_long',
+			`Messages are limited to ${config.maxInputChars.toLocaleString('en')} characters; this one has ${question.text.length.toLocaleString('en')}.`
+		);
+	}
+	// Another user's chat id reads like a missing chat; the chat itself is only created once
+	// the credits are reserved, so a refused first message leaves nothing behind.
+	if (await chatBelongsToSomeoneElse(db, request.chatId, request.userId)) {
+		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
+	}
+
+	const history = trimHistory(request.messages, config.historyTokens);
+	const inputEstimate = promptTokens(history);
+	const worstCase = creditsForTokens(inputEstimate + config.maxOutputTokens, model.rate);
+	const hold = await reserve(db, {
+		userId: request.userId,
+		upTo: worstCase,
+		key: `reply:${generateId()}`,
+		chatId: request.chatId,
+		description: 'Reply in progress',
+		maxPending: config.maxConcurrent
+	});
+	const maxOutputTokens = Math.min(
+		config.maxOutputTokens,
+		tokensForCredits(hold.amount, model.rate) - inputEstimate
+	);
+	if (maxOutputTokens < 1) {
+		await voidHold(db, { holdId: hold.holdId });
+		throw new AppError(
+			402,
+			'insufficient_credits',
+			'Your credits cannot pay for a reply to this conversation. Start a new chat or buy credits.',
+			{
+				balance: hold.amount
+			}
+		);
+	}
+
+	const chat = await openChat(db, {
+		id: request.chatId,
+		userId: request.userId,
+		title: question.text,
+		model: model.id
+	});
+	if (!chat) {
+		// Taken by another user between the check and now.
+		await voidHold(db, { holdId: hold.holdId });
+		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
+	}
+	await deleteMessagesAfter(db, chat.id, question.id);
+	await saveMessage(db, {
+		chatId: chat.id,
+		id: question.id,
+		userId: request.userId,
+		role: 'user',
+		parts: [{ type: 'text', text: question.text }]
+	});
+
+	const replyId = generateId();
+	let streamed = '';
+	let lastOwedAt = Date.now();
+	let done = false;
+
+	/** Settles exactly once, whichever way the stream ends. */
+	const finish = async (outcome: {
+		inputTokens?: number;
+		outputTokens?: number;
+		aborted: boolean;
+		error?: string;
+	}) => {
+		if (done) return;
+		done = true;
+		if (outcome.error && !streamed) {
+			await voidHold(db, { holdId: hold.holdId });
+			return;
+		}
+		const inputTokens = outcome.inputTokens ?? inputEstimate;
+		const outputTokens = outcome.outputTokens ?? tokensIn(streamed);
+		const totalTokens = inputTokens + outputTokens;
+		const settled = await settle(db, {
+			holdId: hold.holdId,
+			cost: creditsForTokens(totalTokens, model.rate),
+			description: `Reply in ${chat.title}`,
+			metadata: {
+				model: model.id,
+				inputTokens,
+				outputTokens,
+				totalTokens,
+				chatId: chat.id,
+				messageId: replyId,
+				aborted: outcome.aborted
+			}
+		});
+		const receipt: ReplyReceipt = {
+			model: model.id,
+			inputTokens,
+			outputTokens,
+			totalTokens,
+			credits: settled.charged,
+			packages: await packagesDrawn(db, settled.transactionIds),
+			aborted: outcome.aborted,
+			...(outcome.error ? { error: outcome.error } : {})
+		};
+		await saveMessage(db, {
+			chatId: chat.id,
+			id: replyId,
+			userId: request.userId,
+			role: 'assistant',
+			parts: [{ type: 'text', text: streamed }],
+			metadata: { receipt }
+		});
+	};
+	const settleSafely = (outcome: Parameters<typeof finish>[0]) =>
+		finish(outcome).catch((error) =>
+			console.error(`[chat] settling hold ${hold.holdId} failed`, error)
+		);
+
+	// Stop and closed tabs cancel the response body rather than the request signal (the body was
+	// already read), so the response's cancel aborts the model call through this controller.
+	const stop = new AbortController();
+	const result = streamText({
+		model: models.languageModel(model.id),
+		messages: await convertToModelMessages(history.map(toUIMessage)),
+		maxOutputTokens,
+		abortSignal: AbortSignal.any([request.signal, stop.signal]),
+		maxRetries: 0,
+		onChunk: ({ chunk }) => {
+			if (chunk.type !== 'text-delta') return;
+			streamed += chunk.text;
+			if (Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
+				lastOwedAt = Date.now();
+				const owed = creditsForTokens(inputEstimate + tokensIn(streamed), model.rate);
+				void recordOwed(db, hold.holdId, owed).catch(() => {});
+			}
+		},
+		onEnd: (event) =>
+			settleSafely({
+				inputTokens: event.usage.inputTokens,
+				outputTokens: event.usage.outputTokens,
+				aborted: false,
+				error: event.finishReason === 'error' ? 'The model stopped with an error.' : undefined
+			}),
+		onAbort: () => settleSafely({ aborted: true }),
+		// A provider that fails before any output lands in onError; a connection that dies
+		// mid-stream ends only the step (onStepError). Either way the partial output is charged.
+		onError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) }),
+		onStepError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) })
+	});
+	// Keep reading even when the browser is gone, so the reply is always settled.
+	void result.consumeStream({ onError: () => {} });
+
+	const failed = (error: unknown) => `The model failed: ${errorMessage(error)}`;
+	// Merged through createUIMessageStream so that an upstream connection dying mid-stream ends
+	// the reply with an error chunk instead of a broken HTTP response.
+	const stream = createUIMessageStream({
+		execute: ({ writer }) =>
+			writer.merge(result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed })),
+		onError: failed
+	});
+	return createUIMessageStreamResponse({ stream: cancellable(stream, stop) });
+}
+
+/** A stream that aborts `controller` when its reader cancels it (the browser went away). */
+function cancellable<T>(stream: ReadableStream<T>, controller: AbortController): ReadableStream<T> {
+	const reader = stream.getReader();
+	return new ReadableStream<T>({
+		async pull(target) {
+			const { done, value } = await reader.read();
+			if (done) target.close();
+			else target.enqueue(value);
+		},
+		cancel(reason) {
+			controller.abort(reason);
+			return reader.cancel(reason);
+		}
+	});
+}
+
+function toUIMessage(message: ChatMessageInput): UIMessage {
+	return { id: message.id, role: message.role, parts: [{ type: 'text', text: message.text }] };
+}
+
+/** Keeps the newest messages whose tokens fit the budget (the new question always stays). */
+export function trimHistory(messages: ChatMessageInput[], budget: number): ChatMessageInput[] {
+	const kept: ChatMessageInput[] = [];
+	let total = 0;
+	for (let i = messages.length - 1; i >= 0; i--) {
+		total += tokensIn(messages[i].text);
+		if (kept.length > 0 && total > budget) break;
+		kept.unshift(messages[i]);
+	}
+	return kept;
+}
+
+async function packagesDrawn(db: Db, transactionIds: number[]) {
+	if (transactionIds.length === 0) return [];
+	const rows = await db
+		.select({ id: creditPackage.id, name: creditPackage.name, amount: creditTransaction.amount })
+		.from(creditTransaction)
+		.innerJoin(creditPackage, eq(creditPackage.id, creditTransaction.packageId))
+		.where(inArray(creditTransaction.id, transactionIds))
+		.orderBy(creditTransaction.id);
+	return rows.map((row) => ({ id: row.id, name: row.name, credits: -row.amount }));
+}
+
+function errorMessage(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
