@@ -23,37 +23,42 @@ export async function startAppServer(env: Record<string, string> = {}): Promise<
 		throw new Error('build/index.js is missing: run `npm run build` first (`npm test` does).');
 	}
 	const database = await createPostgresDatabase();
-	const port = await freePort();
-	const url = `http://127.0.0.1:${port}`;
-	const child = spawnApp({
-		PORT: String(port),
-		HOST: '127.0.0.1',
-		ORIGIN: url,
-		BETTER_AUTH_SECRET: TEST_SECRET,
-		DATABASE_URL: database.url,
-		...env
-	});
-	let output = '';
-	child.stdout?.on('data', (chunk) => (output += chunk));
-	child.stderr?.on('data', (chunk) => (output += chunk));
+	// A free port can be taken by another app starting at the same moment; that app then answers
+	// our health checks. So the child itself must report listening, and a lost race is retried.
+	for (let attempt = 1; ; attempt++) {
+		const port = await freePort();
+		const url = `http://127.0.0.1:${port}`;
+		const child = spawnApp({
+			PORT: String(port),
+			HOST: '127.0.0.1',
+			ORIGIN: url,
+			BETTER_AUTH_SECRET: TEST_SECRET,
+			DATABASE_URL: database.url,
+			...env
+		});
+		let output = '';
+		child.stdout?.on('data', (chunk) => (output += chunk));
+		child.stderr?.on('data', (chunk) => (output += chunk));
 
-	try {
-		await waitForHealth(url, child, () => output);
-	} catch (error) {
-		child.kill('SIGKILL');
-		await database.drop();
-		throw error;
-	}
-
-	return {
-		url,
-		databaseUrl: database.url,
-		output: () => output,
-		async stop() {
-			await stopProcess(child);
+		try {
+			await waitUntilListening(url, child, () => output);
+		} catch (error) {
+			child.kill('SIGKILL');
+			if (output.includes('EADDRINUSE') && attempt < 5) continue;
 			await database.drop();
+			throw error;
 		}
-	};
+
+		return {
+			url,
+			databaseUrl: database.url,
+			output: () => output,
+			async stop() {
+				await stopProcess(child);
+				await database.drop();
+			}
+		};
+	}
 }
 
 /** Runs `node build` with these variables on top of a minimal environment. */
@@ -64,11 +69,16 @@ export function spawnApp(env: Record<string, string>): ChildProcess {
 	});
 }
 
-async function waitForHealth(url: string, child: ChildProcess, output: () => string) {
+/** Waits until this child says it listens (adapter-node prints it) and answers /api/health. */
+async function waitUntilListening(url: string, child: ChildProcess, output: () => string) {
 	const deadline = Date.now() + 30_000;
 	while (Date.now() < deadline) {
 		if (child.exitCode !== null) {
 			throw new Error(`The app exited with ${child.exitCode} before answering:\n${output()}`);
+		}
+		if (!output().includes(`Listening on ${url}`)) {
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			continue;
 		}
 		try {
 			const response = await fetch(`${url}/api/health`);
