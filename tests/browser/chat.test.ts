@@ -44,6 +44,15 @@ describe('chat in a real browser', () => {
 		await page.waitForURL('**/dashboard');
 	}
 
+	/**
+	 * Waits until the page's scripts have loaded: a key pressed before hydration would reach a
+	 * plain textarea (Enter adds a newline instead of sending), a flake seen on a loaded CI machine.
+	 */
+	async function hydrated(page: Page) {
+		await page.waitForLoadState('networkidle');
+		await page.waitForFunction(() => document.body.dataset.hydrated === 'true');
+	}
+
 	async function signIn(page: Page, server: AppServer, email: string) {
 		await page.goto(`${server.url}/login`);
 		await page.getByLabel('Email').fill(email);
@@ -192,6 +201,7 @@ describe('chat in a real browser', () => {
 		const page = await newPage(app, { viewport: { width: 375, height: 740 } });
 		await signIn(page, app, 'grace@example.com');
 		await page.goto(`${app.url}/dashboard/chat`);
+		await hydrated(page);
 		await page.getByLabel('Message').waitFor();
 		const sidebar = page.getByRole('navigation', { name: 'Chats' });
 		await expect(sidebar.isVisible()).resolves.toBe(false);
@@ -219,6 +229,7 @@ describe('chat in a real browser', () => {
 		const desktop = await newPage(app, { colorScheme: 'dark' });
 		await signIn(desktop, app, 'grace@example.com');
 		await desktop.goto(`${app.url}/dashboard/chat`);
+		await hydrated(desktop);
 		await desktop.getByRole('link', { name: 'Credits explained' }).click();
 		await desktop.getByTestId('receipt').waitFor();
 		await expect(
@@ -241,6 +252,7 @@ describe('chat in a real browser', () => {
 		await signUp(page, broke, 'broke@example.com');
 		expect(await badge(page)).toBe(0);
 		await page.goto(`${broke.url}/dashboard/chat`);
+		await hydrated(page);
 
 		const message = page.getByLabel('Message');
 		await message.waitFor();
@@ -262,6 +274,7 @@ describe('chat in a real browser', () => {
 		await signUp(page, slow, 'stopper@example.com');
 		expect(await badge(page)).toBe(8);
 		await page.goto(`${slow.url}/dashboard/chat`);
+		await hydrated(page);
 
 		// A slow network holds the request back: the typing indicator shows until the first token.
 		await page.route('**/api/chat', async (route) => {
@@ -309,6 +322,7 @@ describe('chat in a real browser', () => {
 		const page = await newPage(app);
 		await signIn(page, app, 'grace@example.com');
 		await page.goto(`${app.url}/dashboard/chat`);
+		await hydrated(page);
 		const message = page.getByLabel('Message');
 		await message.fill('First question');
 		await message.press('Enter');
