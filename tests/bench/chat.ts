@@ -22,22 +22,20 @@
  *   BENCH_APP_NODE_OPTIONS  NODE_OPTIONS for the app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
  *   BENCH_SMOKE=1        a tiny run of a few seconds (CI)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { tokensIn } from '../../src/lib/server/chat/tokens';
 import { verify } from '../../src/lib/server/credits';
 import { openDatabase, selectRows, type Db } from '../../src/lib/server/db/client';
-import { spawnApp } from '../helpers/app-server';
-import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
 import { DEFAULT_REPLY, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
-import { freePort } from '../helpers/ports';
+import { checkInterrupted, createDatabase, onCleanup, openServer, runBenchmark } from './harness';
 
 const TARGET_ADDED_TTFT_MS = { p50: 5, p99: 20 } as const;
 const MODEL = 'bench';
@@ -46,7 +44,6 @@ const QUESTION = 'How do credits work in this app?';
 const SHORT_REPLY = 'Credits, simply.';
 /** What the app asks the upstream for (CHAT_MAX_OUTPUT_TOKENS' default, which the hold covers). */
 const MAX_TOKENS = 2048;
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 
 interface Config {
 	streams: number;
@@ -83,81 +80,6 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 /** What the app printed, shown when the run fails. */
 let appOutput = () => '';
 
-/** Undo steps, run newest first at the end, also after an error or Ctrl-C. */
-const cleanups: (() => Promise<void>)[] = [];
-
-/** Set by Ctrl-C: no new round starts, and the run unwinds through the normal cleanup. */
-const interrupted = new AbortController();
-
-async function cleanUp(): Promise<void> {
-	for (let step = cleanups.pop(); step; step = cleanups.pop()) {
-		try {
-			await step();
-		} catch (error) {
-			console.error('cleanup failed:', error);
-		}
-	}
-}
-
-function checkInterrupted(): void {
-	if (interrupted.signal.aborted) throw new Error('interrupted');
-}
-
-/** A superuser URL: BENCH_DATABASE_URL, or a throw-away durable PostgreSQL started here. */
-async function openServer(): Promise<{ url: string; source: string }> {
-	const given = process.env.BENCH_DATABASE_URL;
-	if (given) return { url: given, source: `BENCH_DATABASE_URL (${new URL(given).host})` };
-	const started = performance.now();
-	// Durable = PostgreSQL's default fsync and synchronous_commit, as in production: every commit
-	// before the first token (reserve, chat, message) waits for its WAL flush.
-	const server = await withoutSignalHooks(() => startEmbeddedPostgres({ durable: true }));
-	cleanups.push(() => server.stop());
-	const ms = Math.round(performance.now() - started);
-	return { url: server.url, source: `embedded-postgres, durable (started in ${ms} ms)` };
-}
-
-const SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
-
-/**
- * embedded-postgres hooks these signals to stop its servers and exit on its own, which would stop
- * PostgreSQL under the app before our cleanup runs; this drops them, so ours alone decide.
- */
-async function withoutSignalHooks<T>(start: () => Promise<T>): Promise<T> {
-	const before = new Map(SIGNALS.map((event) => [event, new Set(process.listeners(event))]));
-	try {
-		return await start();
-	} finally {
-		for (const event of SIGNALS) {
-			for (const listener of process.listeners(event)) {
-				if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-			}
-		}
-	}
-}
-
-/** A fresh database on the server, dropped at the end (the app migrates it when it starts). */
-async function createDatabase(serverUrl: string): Promise<string> {
-	const name = `cc_bench_${randomBytes(6).toString('hex')}`;
-	const admin = () => postgres(serverUrl, { max: 1, onnotice: () => {} });
-	const client = admin();
-	try {
-		await client.unsafe(`create database ${name}`);
-	} finally {
-		await client.end();
-	}
-	cleanups.push(async () => {
-		const client = admin();
-		try {
-			await client.unsafe(`drop database if exists ${name} with (force)`);
-		} finally {
-			await client.end();
-		}
-	});
-	const url = new URL(serverUrl);
-	url.pathname = `/${name}`;
-	return url.toString();
-}
-
 /** Builds the app when there is no build yet; an existing one is used as it is. */
 async function ensureBuild(): Promise<void> {
 	if (existsSync('build/index.js')) return;
@@ -171,21 +93,9 @@ async function ensureBuild(): Promise<void> {
 	}
 }
 
-interface App {
-	url: string;
-	pid: number;
-	output(): string;
-}
-
-/** The built app on a free port, as production runs it, in front of the local upstream. */
-async function startApp(databaseUrl: string, upstream: OpenAIServer): Promise<App> {
-	const port = await freePort();
-	const url = `http://127.0.0.1:${port}`;
-	const child = spawnApp({
-		PORT: String(port),
-		HOST: '127.0.0.1',
-		ORIGIN: url,
-		BETTER_AUTH_SECRET: SECRET,
+/** The built app, as production runs it, in front of the local upstream. */
+async function startApp(databaseUrl: string, upstream: OpenAIServer): Promise<LaunchedApp> {
+	const app = await launchApp({
 		DATABASE_URL: databaseUrl,
 		OPENAI_BASE_URL: upstream.url,
 		OPENAI_API_KEY: 'bench',
@@ -200,43 +110,9 @@ async function startApp(databaseUrl: string, upstream: OpenAIServer): Promise<Ap
 			? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS }
 			: {})
 	});
-	let output = '';
-	child.stdout?.on('data', (chunk) => (output += chunk));
-	child.stderr?.on('data', (chunk) => (output += chunk));
-	appOutput = () => output;
-	cleanups.push(() => stopProcess(child));
-	await waitForHealth(url, child);
-	return { url, pid: child.pid!, output: () => output };
-}
-
-/** Polls /api/health; a failure's message leaves the app's output to the caller. */
-async function waitForHealth(url: string, child: ChildProcess) {
-	const deadline = Date.now() + 30_000;
-	while (Date.now() < deadline) {
-		checkInterrupted();
-		if (child.exitCode !== null) {
-			throw new Error(`The app exited with ${child.exitCode} before answering.`);
-		}
-		try {
-			if ((await fetch(`${url}/api/health`)).ok) return;
-		} catch {
-			// not listening yet
-		}
-		await sleep(100);
-	}
-	throw new Error('The app did not answer within 30 s.');
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	return new Promise((resolve) => {
-		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-		child.once('exit', () => {
-			clearTimeout(timer);
-			resolve();
-		});
-		child.kill('SIGTERM');
-	});
+	appOutput = app.output;
+	onCleanup(app.stop);
+	return app;
 }
 
 /** Signs up `count` users through the form, each keeping its session cookie. */
@@ -287,7 +163,7 @@ function rssSampler(pid: number) {
 	let peak = 0;
 	const sample = () => (peak = Math.max(peak, memoryOf(pid)?.rss ?? 0));
 	const timer = setInterval(sample, 50);
-	cleanups.push(async () => clearInterval(timer));
+	onCleanup(async () => clearInterval(timer));
 	return {
 		reset: () => {
 			peak = 0;
@@ -434,7 +310,7 @@ async function settledAfter(db: Db, since: number, timeoutMs = 15_000): Promise<
 interface Bench {
 	config: Config;
 	upstream: OpenAIServer;
-	app: App;
+	app: LaunchedApp;
 	clients: HttpClient[];
 	db: Db;
 	memory: ReturnType<typeof rssSampler>;
@@ -591,12 +467,12 @@ async function main(): Promise<number> {
 		delayMs: config.chunkDelayMs,
 		firstChunkDelayMs: config.chunkDelayMs
 	});
-	cleanups.push(() => upstream.close());
+	onCleanup(() => upstream.close());
 	const started = performance.now();
 	const app = await startApp(databaseUrl, upstream);
 	const startMs = Math.round(performance.now() - started);
 	const database = openDatabase({ url: databaseUrl, dataDir: null, maxConnections: 2 });
-	cleanups.push(() => database.close());
+	onCleanup(() => database.close());
 	const { db } = database;
 	const [{ version }] = await selectRows<{ version: string }>(db, sql`select version()`);
 	const clients = await signUpUsers(app.url, config.users);
@@ -666,25 +542,7 @@ async function main(): Promise<number> {
 	return (await checkBilling(db, streams)) ? 0 : 1;
 }
 
-// Ctrl-C must not leave the app, a PostgreSQL server or a database behind. A second Ctrl-C (the
-// handler is registered once) or a cleanup stuck for 15 s exits at once.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-	process.once(signal, () => {
-		console.error(`\n${signal}: finishing the streams in flight, then cleaning up`);
-		interrupted.abort();
-		setTimeout(() => process.exit(130), 15_000).unref();
-	});
-}
-
-try {
-	process.exitCode = await main();
-} catch (error) {
-	if (!interrupted.signal.aborted) {
-		console.error(error);
-		const output = appOutput().trim();
-		if (output) console.error(`\nThe app's last output:\n${output.slice(-4000)}`);
-	}
-	process.exitCode = interrupted.signal.aborted ? 130 : 1;
-} finally {
-	await cleanUp();
-}
+await runBenchmark(main, {
+	inFlight: 'streams',
+	describeFailure: () => `The app's last output:\n${appOutput().slice(-4000)}`
+});

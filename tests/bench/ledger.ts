@@ -12,14 +12,20 @@
  *   BENCH_ROUNDS         measurements of each phase; the best one counts (default 3)
  *   BENCH_SMOKE=1        a tiny run of a few seconds (CI)
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { grant, reserve, settle, verify } from '../../src/lib/server/credits';
 import { openDatabase, selectRows, type Db } from '../../src/lib/server/db/client';
 import { user } from '../../src/lib/server/db/schema';
-import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+import {
+	checkInterrupted,
+	createDatabase,
+	interrupted,
+	onCleanup,
+	openServer,
+	runBenchmark
+} from './harness';
 
 // Each reply reserves HOLD credits and costs COST: a partial charge with credits released, the
 // common case in production, and a single package so every settlement touches one package.
@@ -56,94 +62,6 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 	return Number(value);
 }
 
-/** Undo steps, run newest first at the end, also after an error or Ctrl-C. */
-const cleanups: (() => Promise<void>)[] = [];
-
-/**
- * Set by Ctrl-C: no new operations start, and the run unwinds through the normal cleanup
- * (closing the pool under operations still in flight would crash postgres.js instead).
- */
-const interrupted = new AbortController();
-
-async function cleanUp(): Promise<void> {
-	for (let step = cleanups.pop(); step; step = cleanups.pop()) {
-		try {
-			await step();
-		} catch (error) {
-			console.error('cleanup failed:', error);
-		}
-	}
-}
-
-/** A superuser URL: BENCH_DATABASE_URL, or a throw-away durable PostgreSQL started here. */
-async function openServer(): Promise<{ url: string; source: string }> {
-	const given = process.env.BENCH_DATABASE_URL;
-	if (given) return { url: given, source: `BENCH_DATABASE_URL (${new URL(given).host})` };
-	const started = performance.now();
-	// Durable = PostgreSQL's default fsync and synchronous_commit, as in production: every commit
-	// waits for its WAL flush, which is what both the baseline and the settlements pay.
-	const server = await withoutSignalHooks(() => startEmbeddedPostgres({ durable: true }));
-	cleanups.push(() => server.stop());
-	const ms = Math.round(performance.now() - started);
-	return { url: server.url, source: `embedded-postgres, durable (started in ${ms} ms)` };
-}
-
-const SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
-
-/**
- * embedded-postgres hooks these signals to stop its servers and exit on its own, which kills the
- * server under operations still in flight (postgres.js then crashes) before our cleanup runs.
- * The helper already drops its exit hooks; this drops its signal hooks, so ours alone decide.
- */
-async function withoutSignalHooks<T>(start: () => Promise<T>): Promise<T> {
-	const before = new Map(SIGNALS.map((event) => [event, new Set(process.listeners(event))]));
-	try {
-		return await start();
-	} finally {
-		for (const event of SIGNALS) {
-			for (const listener of process.listeners(event)) {
-				if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-			}
-		}
-	}
-}
-
-/** A fresh database on the server, dropped at the end. */
-async function createDatabase(serverUrl: string): Promise<string> {
-	const name = `cc_bench_${randomBytes(6).toString('hex')}`;
-	const admin = () => postgres(serverUrl, { max: 1, onnotice: () => {} });
-	const client = admin();
-	try {
-		await client.unsafe(`create database ${name}`);
-	} finally {
-		await client.end();
-	}
-	cleanups.push(async () => {
-		const client = admin();
-		try {
-			await client.unsafe(`drop database if exists ${name} with (force)`);
-		} finally {
-			await client.end();
-		}
-	});
-	const url = new URL(serverUrl);
-	url.pathname = `/${name}`;
-	return url.toString();
-}
-
-/**
- * Migrates on a pool of its own: `migrate()` holds one connection for its advisory lock and
- * migrates on another, so on the bench pool it would hang with BENCH_CONCURRENCY=1.
- */
-async function migrate(url: string): Promise<void> {
-	const database = openDatabase({ url, dataDir: null, maxConnections: 2 });
-	try {
-		await database.migrate('drizzle');
-	} finally {
-		await database.close();
-	}
-}
-
 /** Runs `op(0..n-1)` with `concurrency` in flight; the first error stops the rest and is thrown. */
 async function runConcurrently(
 	n: number,
@@ -168,7 +86,7 @@ async function runConcurrently(
 	};
 	await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 	if (failure) throw failure.error;
-	if (interrupted.signal.aborted) throw new Error('interrupted');
+	checkInterrupted();
 }
 
 interface Sample {
@@ -389,9 +307,9 @@ async function main(): Promise<number> {
 	const config = readConfig(process.env);
 	const server = await openServer();
 	const url = await createDatabase(server.url);
-	await migrate(url);
 	const database = openDatabase({ url, dataDir: null, maxConnections: config.concurrency });
-	cleanups.push(() => database.close());
+	onCleanup(() => database.close());
+	await database.migrate('drizzle');
 	const { db } = database;
 	await printServer(db, server.source, config);
 
@@ -412,22 +330,4 @@ async function main(): Promise<number> {
 	return 1;
 }
 
-// Ctrl-C must not leave a PostgreSQL server or a database behind. A second Ctrl-C (the handler
-// is registered once) or a cleanup stuck for 15 s exits at once.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-	process.once(signal, () => {
-		console.error(`\n${signal}: finishing the operations in flight, then cleaning up`);
-		interrupted.abort();
-		setTimeout(() => process.exit(130), 15_000).unref();
-	});
-}
-
-try {
-	process.exitCode = await main();
-} catch (error) {
-	// After Ctrl-C, errors from operations cut short are expected, not worth a stack trace.
-	if (!interrupted.signal.aborted) console.error(error);
-	process.exitCode = interrupted.signal.aborted ? 130 : 1;
-} finally {
-	await cleanUp();
-}
+await runBenchmark(main, { inFlight: 'operations' });

@@ -5,13 +5,9 @@ import { freePort } from './ports';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
 
-export interface AppServer {
-	url: string;
+export interface AppServer extends LaunchedApp {
 	/** The app's database, for assertions the HTTP surface cannot make. */
 	databaseUrl: string;
-	/** Everything the server printed so far. */
-	output(): string;
-	stop(): Promise<void>;
 }
 
 /**
@@ -19,12 +15,41 @@ export interface AppServer {
  * database on the test PostgreSQL server, and waits until it answers.
  */
 export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
+	const database = await createPostgresDatabase();
+	try {
+		const app = await launchApp({ DATABASE_URL: database.url, ...env });
+		return {
+			...app,
+			databaseUrl: database.url,
+			async stop() {
+				await app.stop();
+				await database.drop();
+			}
+		};
+	} catch (error) {
+		await database.drop();
+		throw error;
+	}
+}
+
+export interface LaunchedApp {
+	url: string;
+	pid: number;
+	/** Everything the server printed so far. */
+	output(): string;
+	stop(): Promise<void>;
+}
+
+/**
+ * Starts the built app on a free port with these variables (DATABASE_URL among them) and waits
+ * until it answers. A free port can be taken by another app starting at the same moment, which
+ * then answers our health checks; so the child itself must report listening, and a lost race
+ * is retried.
+ */
+export async function launchApp(env: Record<string, string>): Promise<LaunchedApp> {
 	if (!existsSync('build/index.js')) {
 		throw new Error('build/index.js is missing: run `npm run build` first (`npm test` does).');
 	}
-	const database = await createPostgresDatabase();
-	// A free port can be taken by another app starting at the same moment; that app then answers
-	// our health checks. So the child itself must report listening, and a lost race is retried.
 	for (let attempt = 1; ; attempt++) {
 		const port = await freePort();
 		const url = `http://127.0.0.1:${port}`;
@@ -33,31 +58,19 @@ export async function startAppServer(env: Record<string, string> = {}): Promise<
 			HOST: '127.0.0.1',
 			ORIGIN: url,
 			BETTER_AUTH_SECRET: TEST_SECRET,
-			DATABASE_URL: database.url,
 			...env
 		});
 		let output = '';
 		child.stdout?.on('data', (chunk) => (output += chunk));
 		child.stderr?.on('data', (chunk) => (output += chunk));
-
 		try {
 			await waitUntilListening(url, child, () => output);
 		} catch (error) {
 			child.kill('SIGKILL');
 			if (output.includes('EADDRINUSE') && attempt < 5) continue;
-			await database.drop();
 			throw error;
 		}
-
-		return {
-			url,
-			databaseUrl: database.url,
-			output: () => output,
-			async stop() {
-				await stopProcess(child);
-				await database.drop();
-			}
-		};
+		return { url, pid: child.pid!, output: () => output, stop: () => stopProcess(child) };
 	}
 }
 
@@ -92,7 +105,7 @@ async function waitUntilListening(url: string, child: ChildProcess, output: () =
 }
 
 function stopProcess(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null) return Promise.resolve();
+	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
 	return new Promise((resolve) => {
 		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
 		child.once('exit', () => {

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+
+/**
+ * What every benchmark script shares: a PostgreSQL to run on, a fresh database, undo steps run
+ * at the end (also after an error or Ctrl-C), and the exit code.
+ */
+
+const cleanups: (() => Promise<void>)[] = [];
+
+/** Set by Ctrl-C: no new operation starts, and the run unwinds through the normal cleanup. */
+export const interrupted = new AbortController();
+
+/** Registers an undo step; steps run newest first at the end. */
+export function onCleanup(step: () => Promise<void>): void {
+	cleanups.push(step);
+}
+
+export function checkInterrupted(): void {
+	if (interrupted.signal.aborted) throw new Error('interrupted');
+}
+
+/** A superuser URL: BENCH_DATABASE_URL, or a throw-away durable PostgreSQL started here. */
+export async function openServer(): Promise<{ url: string; source: string }> {
+	const given = process.env.BENCH_DATABASE_URL;
+	if (given) return { url: given, source: `BENCH_DATABASE_URL (${new URL(given).host})` };
+	const started = performance.now();
+	// Durable = PostgreSQL's default fsync and synchronous_commit, as in production: every commit
+	// waits for its WAL flush.
+	const server = await startEmbeddedPostgres({ durable: true });
+	onCleanup(() => server.stop());
+	const ms = Math.round(performance.now() - started);
+	return { url: server.url, source: `embedded-postgres, durable (started in ${ms} ms)` };
+}
+
+/** A fresh database on the server, dropped at the end. */
+export async function createDatabase(serverUrl: string): Promise<string> {
+	const name = `cc_bench_${randomBytes(6).toString('hex')}`;
+	const admin = async (statement: string) => {
+		const client = postgres(serverUrl, { max: 1, onnotice: () => {} });
+		try {
+			await client.unsafe(statement);
+		} finally {
+			await client.end();
+		}
+	};
+	await admin(`create database ${name}`);
+	onCleanup(() => admin(`drop database if exists ${name} with (force)`));
+	const url = new URL(serverUrl);
+	url.pathname = `/${name}`;
+	return url.toString();
+}
+
+/**
+ * Runs a benchmark's main function and exits with its code: 1 on an error (`describeFailure`
+ * may add context), 130 after Ctrl-C. Ctrl-C must not leave a server or a database behind; a
+ * second Ctrl-C (the handler is registered once) or a cleanup stuck for 15 s exits at once.
+ */
+export async function runBenchmark(
+	main: () => Promise<number>,
+	options: { inFlight: string; describeFailure?: () => string }
+): Promise<void> {
+	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+		process.once(signal, () => {
+			console.error(`\n${signal}: finishing the ${options.inFlight} in flight, then cleaning up`);
+			interrupted.abort();
+			setTimeout(() => process.exit(130), 15_000).unref();
+		});
+	}
+	try {
+		process.exitCode = await main();
+	} catch (error) {
+		// After Ctrl-C, errors from operations cut short are expected, not worth a stack trace.
+		if (!interrupted.signal.aborted) {
+			console.error(error);
+			const context = options.describeFailure?.().trim();
+			if (context) console.error(`\n${context}`);
+		}
+		process.exitCode = interrupted.signal.aborted ? 130 : 1;
+	} finally {
+		for (let step = cleanups.pop(); step; step = cleanups.pop()) {
+			try {
+				await step();
+			} catch (error) {
+				console.error('cleanup failed:', error);
+			}
+		}
+	}
+}
