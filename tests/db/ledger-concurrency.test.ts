@@ -9,25 +9,23 @@ import {
 	reserve,
 	settle,
 	sweep,
-	verify,
 	voidHold
 } from '../../src/lib/server/credits';
 import { selectRows } from '../../src/lib/server/db/client';
-import {
-	creditAccount,
-	creditHold,
-	creditPackage,
-	creditTransaction
-} from '../../src/lib/server/db/schema';
+import { creditAccount, creditHold, creditPackage } from '../../src/lib/server/db/schema';
 import { useTestDatabase } from '../helpers/databases';
 import { createUser } from '../helpers/users';
+import {
+	at,
+	DAY,
+	expectNoDrift,
+	ledgerRows,
+	T0,
+	userWith as userWithPackages
+} from '../helpers/ledger';
 
 // PGlite runs one transaction at a time and can never show a race: these run on real PostgreSQL
 // only, with a pool wide enough that the operations really overlap in the server.
-
-const DAY = 86_400_000;
-const t0 = new Date('2026-11-01T00:00:00Z');
-const at = (days: number) => new Date(t0.getTime() + days * DAY);
 
 /** A small seeded generator (mulberry32), so a failing run can be repeated exactly. */
 function seeded(seed: number) {
@@ -71,42 +69,16 @@ describe('the credits ledger under concurrency on postgres', () => {
 	const database = useTestDatabase('postgres', { maxConnections: 20 });
 	const db = () => database().db;
 
-	async function userWith(...packages: { credits: number; days?: number; at?: Date }[]) {
-		const userId = await createUser(db());
-		const ids: string[] = [];
-		for (const [i, p] of packages.entries()) {
-			const now = p.at ?? new Date(t0.getTime() + i);
-			const result = await grant(db(), {
-				userId,
-				source: 'purchase',
-				name: `Pack ${i + 1}`,
-				credits: p.credits,
-				expiresAt: p.days ? new Date(now.getTime() + p.days * DAY) : null,
-				key: `grant:${userId}:${i}`,
-				now
-			});
-			ids.push(result.packageId);
-		}
-		return { userId, packageIds: ids };
-	}
-
-	const rowsOf = (userId: string) =>
-		db()
-			.select()
-			.from(creditTransaction)
-			.where(eq(creditTransaction.userId, userId))
-			.orderBy(creditTransaction.id);
-
-	async function expectClean(userId: string) {
-		const report = await verify(db(), { userId });
-		expect(report.drifts).toEqual([]);
-	}
+	const userWith = (...packages: { credits: number; days?: number; at?: Date }[]) =>
+		userWithPackages(db(), ...packages);
+	const rowsOf = (userId: string) => ledgerRows(db(), userId);
+	const expectClean = (userId?: string) => expectNoDrift(db(), userId);
 
 	it('50 concurrent 1-credit holds on a balance of 30: exactly 30 are granted', async () => {
 		const { userId } = await userWith({ credits: 30 });
 		const results = await Promise.allSettled(
 			Array.from({ length: 50 }, (_, i) =>
-				reserve(db(), { userId, upTo: 1, key: `${userId}:r${i}`, now: t0 })
+				reserve(db(), { userId, upTo: 1, key: `${userId}:r${i}`, now: T0 })
 			)
 		);
 		const { values, refusals, unexpected } = tally(results);
@@ -114,7 +86,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 		expect(values).toHaveLength(30);
 		expect(values.every((hold) => hold.amount === 1 && !hold.replayed)).toBe(true);
 		expect(refusals).toEqual({ insufficient_credits: 20 });
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 30,
 			reserved: 30,
 			available: 0
@@ -134,19 +106,19 @@ describe('the credits ledger under concurrency on postgres', () => {
 		);
 		const holds = [];
 		for (let i = 0; i < 50; i++) {
-			holds.push(await reserve(db(), { userId, upTo: 4, key: `${userId}:h${i}`, now: t0 }));
+			holds.push(await reserve(db(), { userId, upTo: 4, key: `${userId}:h${i}`, now: T0 }));
 		}
 		const random = seeded(20261101);
 		const costs = holds.map(() => Math.floor(random() * 5));
 		const total = costs.reduce((a, b) => a + b, 0);
 		const results = await Promise.allSettled(
-			holds.map((hold, i) => settle(db(), { holdId: hold.holdId, cost: costs[i], now: t0 }))
+			holds.map((hold, i) => settle(db(), { holdId: hold.holdId, cost: costs[i], now: T0 }))
 		);
 		const { values, refusals, unexpected } = tally(results);
 		expect(unexpected).toEqual([]);
 		expect(refusals).toEqual({});
 		expect(values.map((v) => [v.charged, v.shortfall])).toEqual(costs.map((c) => [c, 0]));
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 250 - total,
 			reserved: 0,
 			available: 250 - total
@@ -173,8 +145,8 @@ describe('the credits ledger under concurrency on postgres', () => {
 			[packageIds[0], 2]
 		]);
 		const spendOne = async (i: number) => {
-			const hold = await reserve(db(), { userId, upTo: 1, key: `${userId}:s${i}`, now: t0 });
-			return settle(db(), { holdId: hold.holdId, cost: 1, now: t0 });
+			const hold = await reserve(db(), { userId, upTo: 1, key: `${userId}:s${i}`, now: T0 });
+			return settle(db(), { holdId: hold.holdId, cost: 1, now: T0 });
 		};
 		const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => spendOne(i)));
 		const { values, refusals, unexpected } = tally(results);
@@ -192,7 +164,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 		expect(usage.map((row) => row.balanceAfter)).toEqual(
 			Array.from({ length: 30 }, (_, i) => 29 - i)
 		);
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 0,
 			reserved: 0,
 			available: 0
@@ -207,9 +179,9 @@ describe('the credits ledger under concurrency on postgres', () => {
 
 	it('the same hold settled 10 times at once charges once; the others replay the first charge', async () => {
 		const { userId, packageIds } = await userWith({ credits: 5, days: 3 }, { credits: 20 });
-		const hold = await reserve(db(), { userId, upTo: 8, key: `${userId}:h`, now: t0 });
+		const hold = await reserve(db(), { userId, upTo: 8, key: `${userId}:h`, now: T0 });
 		const results = await Promise.allSettled(
-			Array.from({ length: 10 }, () => settle(db(), { holdId: hold.holdId, cost: 7, now: t0 }))
+			Array.from({ length: 10 }, () => settle(db(), { holdId: hold.holdId, cost: 7, now: T0 }))
 		);
 		const { values, refusals, unexpected } = tally(results);
 		expect(unexpected).toEqual([]);
@@ -224,7 +196,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 			[packageIds[1], -2]
 		]);
 		expect(usage.map((row) => row.id)).toEqual(first.transactionIds);
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({ balance: 18, reserved: 0 });
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({ balance: 18, reserved: 0 });
 		await expectClean(userId);
 	});
 
@@ -232,12 +204,12 @@ describe('the credits ledger under concurrency on postgres', () => {
 		const { userId } = await userWith({ credits: 100 });
 		const holds = [];
 		for (let i = 0; i < 20; i++) {
-			holds.push(await reserve(db(), { userId, upTo: 3, key: `${userId}:h${i}`, now: t0 }));
+			holds.push(await reserve(db(), { userId, upTo: 3, key: `${userId}:h${i}`, now: T0 }));
 		}
 		const attempts = holds.flatMap((hold) => [
-			settle(db(), { holdId: hold.holdId, cost: 2, key: `${hold.holdId}:a`, now: t0 }),
-			settle(db(), { holdId: hold.holdId, cost: 3, key: `${hold.holdId}:b`, now: t0 }),
-			voidHold(db(), { holdId: hold.holdId, now: t0 })
+			settle(db(), { holdId: hold.holdId, cost: 2, key: `${hold.holdId}:a`, now: T0 }),
+			settle(db(), { holdId: hold.holdId, cost: 3, key: `${hold.holdId}:b`, now: T0 }),
+			voidHold(db(), { holdId: hold.holdId, now: T0 })
 		]);
 		const results = await Promise.allSettled(attempts);
 		const { values, refusals, unexpected } = tally(results);
@@ -264,7 +236,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 			expect(rowsOfHold.reduce((sum, u) => sum - u.amount, 0)).toBe(cost);
 			charged += cost;
 		}
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 100 - charged,
 			reserved: 0
 		});
@@ -280,7 +252,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 			credits: 25,
 			expiresAt: at(30),
 			key: `${userId}:webhook`,
-			now: t0
+			now: T0
 		};
 		const results = await Promise.allSettled(Array.from({ length: 20 }, () => grant(db(), input)));
 		const { values, refusals, unexpected } = tally(results);
@@ -294,7 +266,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 			.where(eq(creditPackage.userId, userId));
 		expect(packages).toHaveLength(1);
 		expect(await rowsOf(userId)).toHaveLength(1);
-		expect((await balanceOf(db(), userId, t0)).balance).toBe(25);
+		expect((await balanceOf(db(), userId, T0)).balance).toBe(25);
 	});
 
 	it('10 concurrent deliveries of one Polar order under different webhook ids grant once', async () => {
@@ -309,7 +281,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 					expiresAt: null,
 					key: `${userId}:delivery-${i}`,
 					polar: { orderId: `order-${userId}` },
-					now: t0
+					now: T0
 				})
 			)
 		);
@@ -317,7 +289,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 		expect(unexpected).toEqual([]);
 		expect(values).toHaveLength(1);
 		expect(refusals).toEqual({ idempotency_conflict: 9 });
-		expect((await balanceOf(db(), userId, t0)).balance).toBe(41);
+		expect((await balanceOf(db(), userId, T0)).balance).toBe(41);
 		await expectClean(userId);
 	});
 
@@ -327,9 +299,9 @@ describe('the credits ledger under concurrency on postgres', () => {
 		const { userId } = await userWith({ credits: 12, days: 2 }, { credits: 18 });
 		const holds = [];
 		for (let i = 0; i < 10; i++) {
-			holds.push(await reserve(db(), { userId, upTo: 2, key: `${userId}:h${i}`, now: t0 }));
+			holds.push(await reserve(db(), { userId, upTo: 2, key: `${userId}:h${i}`, now: T0 }));
 		}
-		const settles = holds.map((hold) => settle(db(), { holdId: hold.holdId, cost: 3, now: t0 }));
+		const settles = holds.map((hold) => settle(db(), { holdId: hold.holdId, cost: 3, now: T0 }));
 		const subtractions = Array.from({ length: 10 }, (_, i) =>
 			adjust(db(), {
 				userId,
@@ -338,7 +310,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 				reason: 'Race',
 				actor: 'test',
 				key: `${userId}:sub${i}`,
-				now: t0
+				now: T0
 			})
 		);
 		// Both batches are observed from the start, so no refusal goes unhandled while we wait.
@@ -358,7 +330,7 @@ describe('the credits ledger under concurrency on postgres', () => {
 		);
 		const charged = settled.values.reduce((sum, v) => sum + v.charged, 0);
 		expect(charged + 2 * subtracted.values.length).toBe(30);
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 0,
 			reserved: 0,
 			available: 0

@@ -16,45 +16,16 @@ import {
 import { creditHold, creditPackage, creditTransaction } from '../../src/lib/server/db/schema';
 import { databaseKinds, useTestDatabase } from '../helpers/databases';
 import { createUser } from '../helpers/users';
-
-const DAY = 86_400_000;
-const t0 = new Date('2026-11-01T00:00:00Z');
-const at = (days: number) => new Date(t0.getTime() + days * DAY);
+import { at, expectNoDrift, ledgerRows, T0, userWith as userWithPackages } from '../helpers/ledger';
 
 describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 	const database = useTestDatabase(kind);
 	const db = () => database().db;
 
-	async function userWith(...packages: { credits: number; days?: number; at?: number }[]) {
-		const userId = await createUser(db());
-		const ids: string[] = [];
-		for (const [i, p] of packages.entries()) {
-			const now = at(p.at ?? i * 0.001);
-			const result = await grant(db(), {
-				userId,
-				source: 'purchase',
-				name: `Pack ${i + 1}`,
-				credits: p.credits,
-				expiresAt: p.days ? new Date(now.getTime() + p.days * DAY) : null,
-				key: `grant:${userId}:${i}`,
-				now
-			});
-			ids.push(result.packageId);
-		}
-		return { userId, packageIds: ids };
-	}
-
-	const rowsOf = (userId: string) =>
-		db()
-			.select()
-			.from(creditTransaction)
-			.where(eq(creditTransaction.userId, userId))
-			.orderBy(creditTransaction.id);
-
-	async function expectClean(userId?: string) {
-		const report = await verify(db(), { userId });
-		expect(report.drifts).toEqual([]);
-	}
+	const userWith = (...packages: { credits: number; days?: number; at?: Date }[]) =>
+		userWithPackages(db(), ...packages);
+	const rowsOf = (userId: string) => ledgerRows(db(), userId);
+	const expectClean = (userId?: string) => expectNoDrift(db(), userId);
 
 	it('grants a package with its ledger row, and replays the same key without a second write', async () => {
 		const userId = await createUser(db());
@@ -65,7 +36,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			credits: 8,
 			expiresAt: at(30),
 			key: `bonus:${userId}`,
-			now: t0
+			now: T0
 		};
 		const first = await grant(db(), input);
 		const again = await grant(db(), input);
@@ -82,7 +53,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 
 	it('refuses bad grants and writes nothing', async () => {
 		const userId = await createUser(db());
-		const base = { userId, source: 'purchase' as const, name: 'P', expiresAt: null, now: t0 };
+		const base = { userId, source: 'purchase' as const, name: 'P', expiresAt: null, now: T0 };
 		for (const credits of [0, -5, 1.5, Number.NaN]) {
 			await expect(grant(db(), { ...base, credits, key: `bad:${credits}` })).rejects.toBeInstanceOf(
 				LedgerError
@@ -107,13 +78,13 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			name: 'P',
 			credits: 100,
 			expiresAt: null,
-			now: t0
+			now: T0
 		};
 		await grant(db(), { ...order, key: `${userId}:webhook-1`, polar: { orderId: 'order-1' } });
 		await expect(
 			grant(db(), { ...order, key: `${userId}:webhook-2`, polar: { orderId: 'order-1' } })
 		).rejects.toMatchObject({ code: 'idempotency_conflict' });
-		expect((await balanceOf(db(), userId, t0)).balance).toBe(100);
+		expect((await balanceOf(db(), userId, T0)).balance).toBe(100);
 	});
 
 	it('spends soonest-expiring first, never-expiring last, one usage row per package', async () => {
@@ -143,10 +114,10 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 
 	it('reserves at most what is available and refuses below one credit', async () => {
 		const { userId } = await userWith({ credits: 5 });
-		const a = await reserve(db(), { userId, upTo: 3, key: `${userId}:a`, now: t0 });
-		const b = await reserve(db(), { userId, upTo: 10, key: `${userId}:b`, now: t0 });
+		const a = await reserve(db(), { userId, upTo: 3, key: `${userId}:a`, now: T0 });
+		const b = await reserve(db(), { userId, upTo: 10, key: `${userId}:b`, now: T0 });
 		expect([a.amount, b.amount]).toEqual([3, 2]);
-		const error = await reserve(db(), { userId, upTo: 1, key: `${userId}:c`, now: t0 }).catch(
+		const error = await reserve(db(), { userId, upTo: 1, key: `${userId}:c`, now: T0 }).catch(
 			(e) => e
 		);
 		expect(error).toBeInstanceOf(LedgerError);
@@ -154,12 +125,12 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			code: 'insufficient_credits',
 			details: { balance: 5, available: 0 }
 		});
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 5,
 			reserved: 5,
 			available: 0
 		});
-		expect(await reserve(db(), { userId, upTo: 3, key: `${userId}:a`, now: t0 })).toEqual({
+		expect(await reserve(db(), { userId, upTo: 3, key: `${userId}:a`, now: T0 })).toEqual({
 			...a,
 			replayed: true
 		});
@@ -167,19 +138,19 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 
 	it('settles a hold once: replays return the first charge, a different cost conflicts', async () => {
 		const { userId } = await userWith({ credits: 10 });
-		const hold = await reserve(db(), { userId, upTo: 6, key: `${userId}:h`, now: t0 });
-		const first = await settle(db(), { holdId: hold.holdId, cost: 4, now: t0 });
-		expect(await settle(db(), { holdId: hold.holdId, cost: 4, now: t0 })).toEqual({
+		const hold = await reserve(db(), { userId, upTo: 6, key: `${userId}:h`, now: T0 });
+		const first = await settle(db(), { holdId: hold.holdId, cost: 4, now: T0 });
+		expect(await settle(db(), { holdId: hold.holdId, cost: 4, now: T0 })).toEqual({
 			...first,
 			replayed: true
 		});
-		await expect(settle(db(), { holdId: hold.holdId, cost: 5, now: t0 })).rejects.toMatchObject({
+		await expect(settle(db(), { holdId: hold.holdId, cost: 5, now: T0 })).rejects.toMatchObject({
 			code: 'idempotency_conflict'
 		});
-		await expect(voidHold(db(), { holdId: hold.holdId, now: t0 })).rejects.toMatchObject({
+		await expect(voidHold(db(), { holdId: hold.holdId, now: T0 })).rejects.toMatchObject({
 			code: 'hold_already_resolved'
 		});
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({
 			balance: 6,
 			reserved: 0,
 			available: 6
@@ -189,26 +160,26 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 
 	it('charges beyond the hold only as far as the balance allows and records the shortfall', async () => {
 		const { userId } = await userWith({ credits: 5 });
-		const hold = await reserve(db(), { userId, upTo: 2, key: `${userId}:h`, now: t0 });
-		const other = await reserve(db(), { userId, upTo: 1, key: `${userId}:o`, now: t0 });
-		const result = await settle(db(), { holdId: hold.holdId, cost: 9, now: t0 });
+		const hold = await reserve(db(), { userId, upTo: 2, key: `${userId}:h`, now: T0 });
+		const other = await reserve(db(), { userId, upTo: 1, key: `${userId}:o`, now: T0 });
+		const result = await settle(db(), { holdId: hold.holdId, cost: 9, now: T0 });
 		// 5 credits, 1 set aside by the other hold: at most 4 can be charged.
 		expect(result).toMatchObject({ charged: 4, shortfall: 5, balanceAfter: 1 });
 		const [row] = (await rowsOf(userId)).filter((r) => r.type === 'usage');
 		expect(row.metadata).toMatchObject({ shortfall: 5 });
-		await settle(db(), { holdId: other.holdId, cost: 1, now: t0 });
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({ balance: 0, available: 0 });
+		await settle(db(), { holdId: other.holdId, cost: 1, now: T0 });
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({ balance: 0, available: 0 });
 		await expectClean(userId);
 	});
 
 	it('voids a hold without charging and a zero-cost settle writes no row', async () => {
 		const { userId } = await userWith({ credits: 3 });
-		const a = await reserve(db(), { userId, upTo: 2, key: `${userId}:a`, now: t0 });
-		const b = await reserve(db(), { userId, upTo: 1, key: `${userId}:b`, now: t0 });
-		await voidHold(db(), { holdId: a.holdId, now: t0 });
-		await settle(db(), { holdId: b.holdId, cost: 0, now: t0 });
+		const a = await reserve(db(), { userId, upTo: 2, key: `${userId}:a`, now: T0 });
+		const b = await reserve(db(), { userId, upTo: 1, key: `${userId}:b`, now: T0 });
+		await voidHold(db(), { holdId: a.holdId, now: T0 });
+		await settle(db(), { holdId: b.holdId, cost: 0, now: T0 });
 		expect((await rowsOf(userId)).map((r) => r.type)).toEqual(['purchase']);
-		expect(await balanceOf(db(), userId, t0)).toMatchObject({ balance: 3, reserved: 0 });
+		expect(await balanceOf(db(), userId, T0)).toMatchObject({ balance: 3, reserved: 0 });
 		const holds = await db().select().from(creditHold).where(eq(creditHold.userId, userId));
 		expect(holds.map((h) => h.status).sort()).toEqual(['settled', 'voided']);
 	});
@@ -218,14 +189,14 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			{ credits: 10, days: 5 },
 			{ credits: 10, days: 50 }
 		);
-		const hold = await reserve(db(), { userId, upTo: 7, key: `${userId}:h`, now: t0 });
-		await settle(db(), { holdId: hold.holdId, cost: 7, now: t0 });
+		const hold = await reserve(db(), { userId, upTo: 7, key: `${userId}:h`, now: T0 });
+		await settle(db(), { holdId: hold.holdId, cost: 7, now: T0 });
 		const partial = await revokeFromPackage(db(), {
 			packageId: packageIds[0],
 			credits: 2,
 			key: `${userId}:refund-1`,
 			reason: 'Partial refund',
-			now: t0
+			now: T0
 		});
 		expect(partial).toMatchObject({ revoked: 2, shortfall: 0, balanceAfter: 11 });
 		const full = await revokeFromPackage(db(), {
@@ -233,7 +204,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			credits: 8,
 			key: `${userId}:refund-2`,
 			reason: 'Full refund',
-			now: t0
+			now: T0
 		});
 		expect(full).toMatchObject({ revoked: 1, shortfall: 7, balanceAfter: 10 });
 		const [first, second] = await db()
@@ -243,7 +214,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			.orderBy(creditPackage.expiresAt);
 		expect(first).toMatchObject({ remainingCredits: 0, revokedCredits: 3 });
 		expect(second).toMatchObject({ remainingCredits: 10, revokedCredits: 0 });
-		const view = await balanceOf(db(), userId, t0);
+		const view = await balanceOf(db(), userId, T0);
 		expect(view.packages.find((p) => p.id === packageIds[0])?.status).toBe('revoked');
 		await expectClean(userId);
 	});
@@ -259,7 +230,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: ' ',
 				actor,
 				key: `${userId}:x`,
-				now: t0
+				now: T0
 			})
 		).rejects.toMatchObject({
 			code: 'invalid_amount'
@@ -272,7 +243,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: 'Goodwill',
 				actor,
 				key: `${userId}:a1`,
-				now: t0
+				now: T0
 			})
 		).toMatchObject({
 			delta: 5,
@@ -286,7 +257,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: 'Abuse',
 				actor,
 				key: `${userId}:a2`,
-				now: t0
+				now: T0
 			})
 		).toMatchObject({
 			delta: -3,
@@ -300,7 +271,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: 'Match invoice',
 				actor,
 				key: `${userId}:a3`,
-				now: t0
+				now: T0
 			})
 		).toMatchObject({
 			delta: 8,
@@ -314,7 +285,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: 'Close account',
 				actor,
 				key: `${userId}:a4`,
-				now: t0
+				now: T0
 			})
 		).toMatchObject({
 			delta: -20,
@@ -328,7 +299,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 				reason: 'More',
 				actor,
 				key: `${userId}:a5`,
-				now: t0
+				now: T0
 			})
 		).rejects.toMatchObject({ code: 'insufficient_credits' });
 		const rows = (await rowsOf(userId)).filter((r) => r.type === 'adjust');
@@ -367,23 +338,23 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			upTo: 5,
 			key: `${userId}:owing`,
 			ttlMs: 60_000,
-			now: t0
+			now: T0
 		});
 		const idle = await reserve(db(), {
 			userId,
 			upTo: 2,
 			key: `${userId}:idle`,
 			ttlMs: 60_000,
-			now: t0
+			now: T0
 		});
 		const { recordOwed } = await import('../../src/lib/server/credits');
 		await recordOwed(db(), owing.holdId, 3);
 		await recordOwed(db(), owing.holdId, 1); // never lowers
-		expect(await sweep(db(), { now: new Date(t0.getTime() + 30_000) })).toMatchObject({
+		expect(await sweep(db(), { now: new Date(T0.getTime() + 30_000) })).toMatchObject({
 			settledHolds: 0,
 			expiredHolds: 0
 		});
-		expect(await sweep(db(), { now: new Date(t0.getTime() + 61_000) })).toMatchObject({
+		expect(await sweep(db(), { now: new Date(T0.getTime() + 61_000) })).toMatchObject({
 			settledHolds: 1,
 			expiredHolds: 1
 		});
@@ -401,8 +372,8 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 	it('lists transactions newest first with stable keyset pages and a type filter', async () => {
 		const { userId } = await userWith({ credits: 50 });
 		for (let i = 0; i < 5; i++) {
-			const hold = await reserve(db(), { userId, upTo: 2, key: `${userId}:h${i}`, now: t0 });
-			await settle(db(), { holdId: hold.holdId, cost: 1, now: t0 });
+			const hold = await reserve(db(), { userId, upTo: 2, key: `${userId}:h${i}`, now: T0 });
+			await settle(db(), { holdId: hold.holdId, cost: 1, now: T0 });
 		}
 		const page1 = await listTransactions(db(), userId, { limit: 2 });
 		expect(page1.items.map((i) => i.balanceAfter)).toEqual([45, 46]);
@@ -414,7 +385,7 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 			reason: 'r',
 			actor: 'test',
 			key: `${userId}:late`,
-			now: t0
+			now: T0
 		});
 		const page2 = await listTransactions(db(), userId, {
 			limit: 2,
