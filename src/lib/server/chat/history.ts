@@ -10,15 +10,21 @@ export function titleFrom(text: string): string {
 	return line.length > MAX_TITLE_LENGTH ? `${line.slice(0, MAX_TITLE_LENGTH - 1)}…` : line;
 }
 
+/** The chat with this id, whoever owns it (callers check the owner), or null. */
+export async function chatById(db: Db, id: string): Promise<ChatRow | null> {
+	const [row] = await db.select().from(chat).where(eq(chat.id, id));
+	return row ?? null;
+}
+
 /**
- * The user's chat with this id, created if it does not exist yet. Returns null when the id
- * belongs to another user (callers answer 404, never revealing that it exists).
+ * Creates the user's chat with this id. Returns null when the id was taken meanwhile by
+ * another user (callers answer 404, never revealing that it exists).
  */
-export async function openChat(
+export async function createChat(
 	db: Db,
 	input: { id: string; userId: string; title: string; model: string }
 ): Promise<ChatRow | null> {
-	await db
+	const [created] = await db
 		.insert(chat)
 		.values({
 			id: input.id,
@@ -26,14 +32,12 @@ export async function openChat(
 			title: titleFrom(input.title),
 			model: input.model
 		})
-		.onConflictDoNothing();
-	const [row] = await db.select().from(chat).where(eq(chat.id, input.id));
-	return row && row.userId === input.userId ? row : null;
-}
-
-export async function chatBelongsToSomeoneElse(db: Db, id: string, userId: string) {
-	const [row] = await db.select({ userId: chat.userId }).from(chat).where(eq(chat.id, id));
-	return row !== undefined && row.userId !== userId;
+		.onConflictDoNothing()
+		.returning();
+	if (created) return created;
+	// A concurrent first message of the same user may have created it a moment ago.
+	const existing = await chatById(db, input.id);
+	return existing?.userId === input.userId ? existing : null;
 }
 
 export async function findChat(db: Db, id: string, userId: string): Promise<ChatRow | null> {

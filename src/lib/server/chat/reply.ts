@@ -20,7 +20,7 @@ import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
 import type { ReplyReceipt } from '../../types';
 import { AppError } from '../errors';
-import { chatBelongsToSomeoneElse, deleteMessagesAfter, openChat, saveMessage } from './history';
+import { chatById, createChat, deleteMessagesAfter, saveMessage } from './history';
 import type { ModelRegistry } from './models';
 import { promptTokens, tokensIn } from './tokens';
 
@@ -76,7 +76,8 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	}
 	// Another user's chat id reads like a missing chat; the chat itself is only created once
 	// the credits are reserved, so a refused first message leaves nothing behind.
-	if (await chatBelongsToSomeoneElse(db, request.chatId, request.userId)) {
+	const existing = await chatById(db, request.chatId);
+	if (existing && existing.userId !== request.userId) {
 		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
 	}
 
@@ -107,12 +108,14 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		);
 	}
 
-	const chat = await openChat(db, {
-		id: request.chatId,
-		userId: request.userId,
-		title: question.text,
-		model: model.id
-	});
+	const chat =
+		existing ??
+		(await createChat(db, {
+			id: request.chatId,
+			userId: request.userId,
+			title: question.text,
+			model: model.id
+		}));
 	if (!chat) {
 		// Taken by another user between the check and now.
 		await voidHold(db, { holdId: hold.holdId });
