@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import postgres from 'postgres';
 import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+import { createScratchDatabase } from '../helpers/scratch-database';
 
 /**
  * What every benchmark script shares: a PostgreSQL to run on, a fresh database, undo steps run
@@ -37,20 +36,9 @@ export async function openServer(): Promise<{ url: string; source: string }> {
 
 /** A fresh database on the server, dropped at the end. */
 export async function createDatabase(serverUrl: string): Promise<string> {
-	const name = `cc_bench_${randomBytes(6).toString('hex')}`;
-	const admin = async (statement: string) => {
-		const client = postgres(serverUrl, { max: 1, onnotice: () => {} });
-		try {
-			await client.unsafe(statement);
-		} finally {
-			await client.end();
-		}
-	};
-	await admin(`create database ${name}`);
-	onCleanup(() => admin(`drop database if exists ${name} with (force)`));
-	const url = new URL(serverUrl);
-	url.pathname = `/${name}`;
-	return url.toString();
+	const database = await createScratchDatabase(serverUrl, 'cc_bench');
+	onCleanup(database.drop);
+	return database.url;
 }
 
 /**

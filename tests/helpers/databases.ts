@@ -1,32 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
+import { createScratchDatabase } from './scratch-database';
 
 export const databaseKinds = ['pglite', 'postgres'] as const;
 export type DatabaseKind = (typeof databaseKinds)[number];
 
-/** Connection string of a database on the test PostgreSQL server. */
-function urlFor(database: string): string {
-	const url = new URL(inject('postgresUrl'));
-	url.pathname = `/${database}`;
-	return url.toString();
-}
-
 /** Creates an empty database on the test PostgreSQL server; `drop()` removes it. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-	const name = `cc_test_${randomBytes(6).toString('hex')}`;
-	const admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => {} });
-	await admin.unsafe(`create database ${name}`);
-	await admin.end();
-	return {
-		url: urlFor(name),
-		async drop() {
-			const admin = postgres(inject('postgresUrl'), { max: 1, onnotice: () => {} });
-			await admin.unsafe(`drop database if exists ${name} with (force)`);
-			await admin.end();
-		}
-	};
+export function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+	return createScratchDatabase(inject('postgresUrl'), 'cc_test');
 }
 
 /** Opens a fresh, migrated database of this kind; each test file gets its own. */
