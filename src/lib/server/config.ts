@@ -28,7 +28,12 @@ const schema = z.object({
 	CHAT_MAX_CONCURRENT: wholeNumber(3),
 	CHAT_MAX_OUTPUT_TOKENS: wholeNumber(2_048),
 	CHAT_HISTORY_TOKENS: wholeNumber(16_000),
-	DEMO_MODEL_DELAY_MS: wholeNumber(25)
+	DEMO_MODEL_DELAY_MS: wholeNumber(25),
+	POLAR_ACCESS_TOKEN: z.string().trim().optional(),
+	POLAR_SERVER: z.enum(['sandbox', 'production']).default('sandbox'),
+	POLAR_API_URL: z.url().optional(),
+	POLAR_WEBHOOK_SECRET: z.string().trim().optional(),
+	POLAR_TEST_MODE: z.enum(['true', 'false', '1', '0']).optional()
 });
 
 export interface ChatConfig {
@@ -55,6 +60,18 @@ export interface Config {
 	/** How often the expiry / stale-hold sweep runs (0 = never). */
 	sweepIntervalSeconds: number;
 	chat: ChatConfig;
+	polar: PolarConfig;
+}
+
+export interface PolarConfig {
+	/** Organization access token; unset = no real Polar (test mode or payments off). */
+	accessToken: string | undefined;
+	server: 'sandbox' | 'production';
+	/** Overrides the API base URL (tests point it at a local stand-in). */
+	apiUrl: string | undefined;
+	webhookSecret: string | undefined;
+	/** POLAR_TEST_MODE as given; unset = on in development when there is no access token. */
+	testMode: boolean | undefined;
 }
 
 export function readConfig(env: Record<string, string | undefined>): Config {
@@ -85,6 +102,16 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 			maxOutputTokens: Math.max(1, parsed.CHAT_MAX_OUTPUT_TOKENS),
 			historyTokens: parsed.CHAT_HISTORY_TOKENS,
 			demoDelayMs: parsed.DEMO_MODEL_DELAY_MS
+		},
+		polar: {
+			accessToken: parsed.POLAR_ACCESS_TOKEN || undefined,
+			server: parsed.POLAR_SERVER,
+			apiUrl: parsed.POLAR_API_URL,
+			webhookSecret: parsed.POLAR_WEBHOOK_SECRET || undefined,
+			testMode:
+				parsed.POLAR_TEST_MODE === undefined
+					? undefined
+					: ['true', '1'].includes(parsed.POLAR_TEST_MODE)
 		}
 	};
 }

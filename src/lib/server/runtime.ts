@@ -1,6 +1,7 @@
 import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
 import { createAuth, type Auth } from './auth/auth';
+import { resolveBilling, type Billing } from './billing/mode';
 import { resolveAuthSecret } from './auth/secret';
 import { readConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
@@ -15,6 +16,7 @@ interface Runtime {
 	database: Database;
 	auth: Auth;
 	models: ModelRegistry;
+	billing: Billing;
 }
 
 // Kept on globalThis so that Vite's hot reload in development does not open a second database.
@@ -33,6 +35,7 @@ async function createRuntime(): Promise<Runtime> {
 		production: !dev,
 		dataDir: config.dataDir
 	});
+	const billing = resolveBilling(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);
 	const auth = createAuth({
@@ -51,5 +54,5 @@ async function createRuntime(): Promise<Runtime> {
 		void database.close();
 	});
 	const models = createModelRegistry(config.chat);
-	return { config, database, auth, models };
+	return { config, database, auth, models, billing };
 }
