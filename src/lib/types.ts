@@ -46,3 +46,17 @@ export interface StoredChatMessage {
 	receipt: ReplyReceipt | null;
 	createdAt: string;
 }
+
+/** One pack on the buy page. */
+export interface CatalogOffer {
+	productId: string;
+	name: string;
+	description: string | null;
+	credits: number;
+	/** Days each package stays valid; null = never (subscriptions: next cycle + 7 days). */
+	validityDays: number | null;
+	/** Minor units (cents) of `currency`. */
+	priceAmount: number;
+	currency: string;
+	recurringInterval: 'day' | 'week' | 'month' | 'year' | null;
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { creditPacks } from '../../../../config/credit-packs';
+import { cachedCatalog, creditsOfProduct, testModeCatalog, type CatalogItem } from './catalog';
+
+describe('creditsOfProduct', () => {
+	it('reads credits and validity from numbers or numeric strings', () => {
+		expect(creditsOfProduct({ credits: 1000 })).toEqual({ credits: 1000, validityDays: null });
+		expect(creditsOfProduct({ credits: '200', validity_period: '30' })).toEqual({
+			credits: 200,
+			validityDays: 30
+		});
+		expect(creditsOfProduct({ credits: 5, validity_period: 0 })).toEqual({
+			credits: 5,
+			validityDays: null
+		});
+	});
+
+	it('refuses anything that is not a positive whole number of credits', () => {
+		for (const credits of [0, -5, 1.5, '1e3', 'ten', true, '', undefined]) {
+			expect(creditsOfProduct({ credits } as Record<string, string | number | boolean>)).toBeNull();
+		}
+		expect(creditsOfProduct(null)).toBeNull();
+		expect(creditsOfProduct({ credits: 10, validity_period: -1 })).toBeNull();
+		expect(creditsOfProduct({ credits: 10, validity_period: '2 weeks' })).toBeNull();
+	});
+});
+
+describe('testModeCatalog', () => {
+	it('offers every pack of config/credit-packs.ts at 200 credits per USD', () => {
+		const items = testModeCatalog();
+		expect(items).toHaveLength(creditPacks.length);
+		for (const item of items) expect(item.priceAmount * 2).toBe(item.credits);
+		// One-time packs first, smallest first; the subscription last.
+		expect(items.at(-1)?.recurringInterval).toBe('month');
+		expect(items[0].credits).toBe(200);
+	});
+});
+
+describe('cachedCatalog', () => {
+	const item: CatalogItem = {
+		productId: 'prod_1',
+		name: '1,000 credits',
+		description: null,
+		credits: 1000,
+		validityDays: null,
+		priceAmount: 500,
+		currency: 'usd',
+		recurringInterval: null
+	};
+
+	function fakeClock() {
+		let t = 0;
+		return { now: () => t, advance: (ms: number) => (t += ms) };
+	}
+
+	it('serves one fetch for the whole TTL and shares a fetch between concurrent misses', async () => {
+		const clock = fakeClock();
+		let calls = 0;
+		const catalog = cachedCatalog(
+			async () => {
+				calls++;
+				return [item];
+			},
+			{ ttlMs: 1000, now: clock.now }
+		);
+		const [a, b] = await Promise.all([catalog(), catalog()]);
+		expect(calls).toBe(1);
+		expect(a).toEqual({ items: [item], staleSince: null, unavailable: false });
+		expect(b).toEqual(a);
+		clock.advance(999);
+		await catalog();
+		expect(calls).toBe(1);
+		clock.advance(1);
+		await catalog();
+		expect(calls).toBe(2);
+	});
+
+	it('serves the last good copy, marked stale, while the provider fails; unavailable without one', async () => {
+		const clock = fakeClock();
+		let failing = true;
+		let calls = 0;
+		const catalog = cachedCatalog(
+			async () => {
+				calls++;
+				if (failing) throw new Error('Polar API returned a server error: 500');
+				return [item];
+			},
+			{ ttlMs: 1000, retryMs: 100, now: clock.now }
+		);
+		expect(await catalog()).toEqual({ items: [], staleSince: null, unavailable: true });
+		// Within the retry pause nobody waits on a dead provider again.
+		await catalog();
+		expect(calls).toBe(1);
+		clock.advance(100);
+		failing = false;
+		expect((await catalog()).items).toEqual([item]);
+		clock.advance(1000);
+		failing = true;
+		const stale = await catalog();
+		expect(stale.items).toEqual([item]);
+		expect(stale.unavailable).toBe(false);
+		expect(stale.staleSince?.getTime()).toBe(100);
+	});
+});

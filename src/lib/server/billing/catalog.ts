@@ -1,0 +1,153 @@
+import type { models } from '@polar-sh/sdk/2026-10';
+import { creditPacks } from '../../../../config/credit-packs';
+import type { Polar } from './polar';
+
+/** One thing a user can buy, as the buy page shows it. */
+export interface CatalogItem {
+	productId: string;
+	name: string;
+	description: string | null;
+	credits: number;
+	/** Days each package stays valid; null = never (subscriptions: next cycle + 7 days). */
+	validityDays: number | null;
+	/** In minor units (cents) of `currency`. */
+	priceAmount: number;
+	currency: string;
+	recurringInterval: 'day' | 'week' | 'month' | 'year' | null;
+}
+
+export interface Catalog {
+	items: CatalogItem[];
+	/** Set when Polar could not be reached and these items are the last good copy. */
+	staleSince: Date | null;
+	/** Set when Polar could not be reached and there is no copy to show. */
+	unavailable: boolean;
+}
+
+/** What a product's metadata says a purchase grants, or null when it grants no credits. */
+export function creditsOfProduct(
+	metadata: Record<string, string | number | boolean> | null | undefined
+): { credits: number; validityDays: number | null } | null {
+	const credits = wholeNumber(metadata?.credits);
+	if (credits === null || credits < 1) return null;
+	const validity = metadata?.validity_period;
+	if (validity === undefined || validity === '') return { credits, validityDays: null };
+	const days = wholeNumber(validity);
+	if (days === null) return null;
+	return { credits, validityDays: days === 0 ? null : days };
+}
+
+/** Metadata values arrive as numbers or strings; only a whole, non-negative number counts. */
+function wholeNumber(value: unknown): number | null {
+	const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+	return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : null;
+}
+
+/** A Polar product as a catalog item: it must grant credits and have a fixed price. */
+export function catalogItemOf(product: models.Product): CatalogItem | null {
+	if (product.is_archived) return null;
+	const grant = creditsOfProduct(product.metadata);
+	const price = product.prices.find(
+		(p): p is Extract<typeof p, { amount_type: 'fixed' }> =>
+			'amount_type' in p && p.amount_type === 'fixed' && !p.is_archived
+	);
+	if (!grant || !price) return null;
+	return {
+		productId: product.id,
+		name: product.name,
+		description: product.description,
+		credits: grant.credits,
+		validityDays: grant.validityDays,
+		priceAmount: price.price_amount,
+		currency: price.price_currency,
+		recurringInterval: product.recurring_interval
+	};
+}
+
+/** Cheapest per credit first, one-time packs before subscriptions. */
+function byOffer(a: CatalogItem, b: CatalogItem): number {
+	return (
+		Number(a.recurringInterval !== null) - Number(b.recurringInterval !== null) ||
+		a.credits - b.credits ||
+		a.priceAmount - b.priceAmount
+	);
+}
+
+/** The products of the Polar organisation that grant credits. */
+export async function fetchPolarCatalog(polar: Polar): Promise<CatalogItem[]> {
+	const items: CatalogItem[] = [];
+	for await (const product of polar.products.iterList({
+		is_archived: false,
+		visibility: ['public'],
+		limit: 100
+	})) {
+		const item = catalogItemOf(product);
+		if (item) items.push(item);
+	}
+	return items.sort(byOffer);
+}
+
+/** Test mode offers the packs from config/credit-packs.ts under stable fake product ids. */
+export const TEST_PRODUCT_PREFIX = 'test_';
+
+export function testModeCatalog(): CatalogItem[] {
+	return creditPacks
+		.map((pack) => ({
+			productId: `${TEST_PRODUCT_PREFIX}${pack.key}`,
+			name: pack.name,
+			description: pack.description,
+			credits: pack.credits,
+			validityDays: pack.validityDays,
+			priceAmount: pack.priceAmount,
+			currency: pack.currency,
+			recurringInterval: pack.recurringInterval
+		}))
+		.sort(byOffer);
+}
+
+/**
+ * Keeps the catalog for `ttlMs`, so the buy page does not call Polar on every view. When Polar
+ * fails, the last good copy is served (marked stale) and retried after `retryMs`; without one
+ * the catalog is `unavailable`. Concurrent misses share one fetch.
+ */
+export function cachedCatalog(
+	fetch: () => Promise<CatalogItem[]>,
+	options: { ttlMs?: number; retryMs?: number; now?: () => number } = {}
+): () => Promise<Catalog> {
+	const { ttlMs = 5 * 60_000, retryMs = 30_000, now = Date.now } = options;
+	let good: { items: CatalogItem[]; at: number } | null = null;
+	let failedAt: { at: number; since: number } | null = null;
+	let inFlight: Promise<Catalog> | null = null;
+
+	async function refresh(): Promise<Catalog> {
+		try {
+			const items = await fetch();
+			good = { items, at: now() };
+			failedAt = null;
+			return { items, staleSince: null, unavailable: false };
+		} catch (error) {
+			failedAt = { at: now(), since: failedAt?.since ?? now() };
+			console.error('Polar catalog unavailable:', error instanceof Error ? error.message : error);
+			return served();
+		}
+	}
+
+	function served(): Catalog {
+		if (!good) return { items: [], staleSince: null, unavailable: true };
+		const stale = failedAt !== null;
+		return {
+			items: good.items,
+			staleSince: stale ? new Date(good.at) : null,
+			unavailable: false
+		};
+	}
+
+	return async () => {
+		const t = now();
+		const fresh = good && t - good.at < ttlMs && !failedAt;
+		const backingOff = failedAt && t - failedAt.at < retryMs;
+		if (fresh || backingOff) return served();
+		inFlight ??= refresh().finally(() => (inFlight = null));
+		return inFlight;
+	};
+}

@@ -1,0 +1,67 @@
+import type { Db } from '../db/client';
+import { AppError } from '../errors';
+import type { Catalog } from './catalog';
+import { customerPortalUrl, startCheckout } from './checkout';
+import type { BillingMode } from './mode';
+import type { Polar } from './polar';
+import { signedTestOrder } from './test-mode';
+import { handlePolarWebhook } from './webhook';
+
+export interface BillingContext {
+	mode: BillingMode;
+	polar: Polar | null;
+	webhookSecret: string;
+	catalog: () => Promise<Catalog>;
+}
+
+export const CHECKOUT_SUCCESS_PATH = '/dashboard/credits?checkout=success';
+
+/**
+ * "Buy" on the buy page. With Polar: the checkout URL to send the buyer to. In test mode: the
+ * purchase is completed at once through the webhook handler (a signed `order.paid`) and the
+ * buyer goes straight to the credits page.
+ */
+export async function startPurchase(
+	db: Db,
+	billing: BillingContext,
+	input: { user: { id: string; email: string; name: string }; productId: string; origin: string }
+): Promise<string> {
+	if (billing.mode === 'off') {
+		throw new AppError(503, 'payments_off', 'Purchases are not available on this server.');
+	}
+	const { items } = await billing.catalog();
+	const product = items.find((item) => item.productId === input.productId);
+	if (!product) {
+		throw new AppError(
+			400,
+			'unknown_product',
+			'That pack is not on offer any more. Please pick one from the list.'
+		);
+	}
+	if (billing.polar) {
+		return startCheckout(billing.polar, { user: input.user, product, origin: input.origin });
+	}
+	const delivery = signedTestOrder({ user: input.user, product, secret: billing.webhookSecret });
+	const result = await handlePolarWebhook(db, delivery, billing.webhookSecret);
+	if (result.status >= 300) {
+		throw new Error(
+			`Test-mode order was refused by the webhook handler: ${JSON.stringify(result)}`
+		);
+	}
+	return CHECKOUT_SUCCESS_PATH;
+}
+
+export type PortalOutcome =
+	| { kind: 'redirect'; url: string }
+	| { kind: 'no-purchases' }
+	| { kind: 'not-available'; mode: BillingMode };
+
+/** "Manage billing": Polar's customer portal, when there is one for this user. */
+export async function openBillingPortal(
+	billing: BillingContext,
+	input: { userId: string; origin: string }
+): Promise<PortalOutcome> {
+	if (!billing.polar) return { kind: 'not-available', mode: billing.mode };
+	const url = await customerPortalUrl(billing.polar, input);
+	return url ? { kind: 'redirect', url } : { kind: 'no-purchases' };
+}

@@ -1,0 +1,40 @@
+import type { Db } from '../db/client';
+import { grantOrder } from './orders';
+import type { Polar } from './polar';
+
+export interface ReconcileResult {
+	/** Paid orders Polar listed in the window. */
+	checked: number;
+	/** Orders that had no package and got one now (their webhook never arrived or failed). */
+	granted: string[];
+	/** Orders that could not be granted (unknown user, product without credits), with why. */
+	failed: { orderId: string; reason: string }[];
+}
+
+/**
+ * Grants every paid Polar order of the last `days` that has no package yet. Polar disables a
+ * webhook endpoint after repeated failures and then skips its pending events, so this is the
+ * safety net; `grantOrder` is idempotent per order id, so running it any number of times is safe.
+ */
+export async function reconcileOrders(
+	db: Db,
+	polar: Polar,
+	options: { days: number; now?: Date }
+): Promise<ReconcileResult> {
+	const now = options.now ?? new Date();
+	const since = new Date(now.getTime() - options.days * 86_400_000);
+	const result: ReconcileResult = { checked: 0, granted: [], failed: [] };
+	const orders = polar.orders.iterList({
+		status: ['paid', 'partially_refunded'],
+		created_after: since.toISOString(),
+		limit: 100
+	});
+	for await (const order of orders) {
+		result.checked++;
+		const outcome = await grantOrder(db, order, now);
+		if (outcome.outcome === 'granted') result.granted.push(order.id);
+		if (outcome.outcome === 'failed')
+			result.failed.push({ orderId: order.id, reason: outcome.reason });
+	}
+	return result;
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import type { models } from '@polar-sh/sdk/2026-10';
+import { Webhook } from 'standardwebhooks';
+import { creditPacks } from '../../../../config/credit-packs';
+import { TEST_PRODUCT_PREFIX, type CatalogItem } from './catalog';
+
+/**
+ * Test mode's checkout: the `order.paid` delivery Polar would send for this purchase, signed
+ * with our own webhook secret, for the very same webhook handler. Only the payment is missing.
+ */
+export function signedTestOrder(input: {
+	user: { id: string; email: string; name: string };
+	product: CatalogItem;
+	secret: string;
+	now?: Date;
+}): { body: string; headers: Headers; orderId: string } {
+	const now = input.now ?? new Date();
+	const order = testOrder(input.user, input.product, now);
+	const body = JSON.stringify({ type: 'order.paid', timestamp: now.toISOString(), data: order });
+	const webhookId = `msg_test_${randomUUID()}`;
+	// Polar's key is the UTF-8 bytes of the whole secret; standardwebhooks wants it base64-encoded.
+	const signer = new Webhook(Buffer.from(input.secret, 'utf8').toString('base64'));
+	const headers = new Headers({
+		'content-type': 'application/json',
+		'webhook-id': webhookId,
+		'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+		'webhook-signature': signer.sign(webhookId, now, body)
+	});
+	return { body, headers, orderId: order.id };
+}
+
+function testOrder(
+	user: { id: string; email: string; name: string },
+	product: CatalogItem,
+	now: Date
+): models.Order {
+	const at = now.toISOString();
+	const orderId = `order_test_${randomUUID()}`;
+	const customerId = `cus_test_${user.id}`;
+	const pack = creditPacks.find((p) => `${TEST_PRODUCT_PREFIX}${p.key}` === product.productId);
+	const metadata: Record<string, string | number> = { credits: product.credits };
+	if (product.validityDays) metadata.validity_period = product.validityDays;
+	if (pack) metadata.pack_key = pack.key;
+	const subscription = product.recurringInterval
+		? testSubscription(customerId, product, now)
+		: null;
+	return {
+		id: orderId,
+		created_at: at,
+		modified_at: null,
+		status: 'paid',
+		paid: true,
+		subtotal_amount: product.priceAmount,
+		discount_amount: 0,
+		net_amount: product.priceAmount,
+		tax_amount: 0,
+		total_amount: product.priceAmount,
+		applied_balance_amount: 0,
+		due_amount: 0,
+		refunded_amount: 0,
+		refunded_tax_amount: 0,
+		currency: product.currency,
+		billing_reason: subscription ? 'subscription_create' : 'purchase',
+		billing_name: user.name || null,
+		billing_address: null,
+		invoice_number: null,
+		is_invoice_generated: false,
+		receipt_number: null,
+		units: null,
+		customer_id: customerId,
+		product_id: product.productId,
+		discount_id: null,
+		subscription_id: subscription?.id ?? null,
+		checkout_id: null,
+		metadata: { test_mode: true },
+		platform_fee_amount: 0,
+		platform_fee_currency: null,
+		customer: {
+			id: customerId,
+			created_at: at,
+			modified_at: null,
+			metadata: {},
+			external_id: user.id,
+			email: user.email,
+			email_verified: true,
+			type: 'individual',
+			name: user.name || null,
+			billing_name: null,
+			billing_address: null,
+			tax_id: null,
+			organization_id: 'org_test',
+			deleted_at: null,
+			first_user_event_at: null,
+			avatar_url: null
+		},
+		product: {
+			metadata,
+			id: product.productId,
+			created_at: at,
+			modified_at: null,
+			trial_interval: null,
+			trial_interval_count: null,
+			name: product.name,
+			description: product.description,
+			visibility: 'public',
+			recurring_interval: product.recurringInterval,
+			recurring_interval_count: product.recurringInterval ? 1 : null,
+			meter_interval: null,
+			meter_interval_count: null,
+			is_recurring: product.recurringInterval !== null,
+			is_archived: false,
+			organization_id: 'org_test'
+		},
+		discount: null,
+		subscription,
+		items: [
+			{
+				created_at: at,
+				modified_at: null,
+				id: `item_test_${randomUUID()}`,
+				label: product.name,
+				amount: product.priceAmount,
+				tax_amount: 0,
+				proration: false,
+				product_price_id: null,
+				start_timestamp: null,
+				end_timestamp: null
+			}
+		],
+		description: product.name,
+		refundable_amount: product.priceAmount,
+		refundable_tax_amount: 0
+	};
+}
+
+function testSubscription(
+	customerId: string,
+	product: CatalogItem,
+	now: Date
+): models.OrderSubscription {
+	const end = new Date(now);
+	if (product.recurringInterval === 'year') end.setUTCFullYear(end.getUTCFullYear() + 1);
+	else end.setUTCMonth(end.getUTCMonth() + 1);
+	return {
+		metadata: {},
+		created_at: now.toISOString(),
+		modified_at: null,
+		id: `sub_test_${randomUUID()}`,
+		amount: product.priceAmount,
+		currency: product.currency,
+		recurring_interval: product.recurringInterval ?? 'month',
+		recurring_interval_count: 1,
+		status: 'active',
+		current_period_start: now.toISOString(),
+		current_period_end: end.toISOString(),
+		current_meter_period_start: null,
+		current_meter_period_end: null,
+		trial_start: null,
+		trial_end: null,
+		cancel_at_period_end: false,
+		canceled_at: null,
+		started_at: now.toISOString(),
+		ends_at: null,
+		ended_at: null,
+		pause_at_period_end: false,
+		paused_at: null,
+		resumes_at: null,
+		customer_id: customerId,
+		product_id: product.productId,
+		discount_id: null,
+		checkout_id: null,
+		units: null,
+		customer_cancellation_reason: null,
+		customer_cancellation_comment: null
+	};
+}

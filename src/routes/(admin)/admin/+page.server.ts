@@ -1,0 +1,42 @@
+import { fail } from '@sveltejs/kit';
+import { z } from 'zod';
+import { reconcileOrders } from '$lib/server/billing/reconcile';
+import { runtime } from '$lib/server/runtime';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async () => {
+	const { billing } = await runtime();
+	return { billingMode: billing.mode };
+};
+
+const reconcileForm = z.object({
+	days: z.coerce
+		.number()
+		.int('Days must be a whole number.')
+		.min(1, 'At least 1 day.')
+		.max(365, 'At most 365 days.')
+});
+
+export const actions: Actions = {
+	// The layout already refused non-admins for the page; actions are checked again here.
+	reconcile: async ({ request, locals }) => {
+		if (locals.user?.role !== 'admin') return fail(403, { error: 'This is for administrators.' });
+		const form = reconcileForm.safeParse(Object.fromEntries(await request.formData()));
+		if (!form.success) return fail(400, { error: form.error.issues[0].message });
+		const { database, billing } = await runtime();
+		if (!billing.polar) {
+			return fail(400, {
+				error: 'POLAR_ACCESS_TOKEN is not set: there is no Polar account to reconcile with.'
+			});
+		}
+		try {
+			const result = await reconcileOrders(database.db, billing.polar, { days: form.data.days });
+			return { reconciled: { ...result, days: form.data.days } };
+		} catch (error) {
+			console.error('Reconciliation failed:', error);
+			return fail(502, {
+				error: 'Polar did not answer; nothing was changed. Try again in a minute.'
+			});
+		}
+	}
+};

@@ -1,0 +1,44 @@
+import { error, fail, redirect } from '@sveltejs/kit';
+import { z } from 'zod';
+import { startPurchase } from '$lib/server/billing/purchase';
+import { AppError } from '$lib/server/errors';
+import { runtime } from '$lib/server/runtime';
+import type { CatalogOffer } from '$lib/types';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async () => {
+	const { billing } = await runtime();
+	const catalog = await billing.catalog();
+	const offers: CatalogOffer[] = catalog.items;
+	return {
+		mode: billing.mode,
+		offers,
+		staleSince: catalog.staleSince?.toISOString() ?? null,
+		unavailable: catalog.unavailable
+	};
+};
+
+const buyForm = z.object({ productId: z.string().trim().min(1).max(200) });
+
+export const actions: Actions = {
+	buy: async ({ request, locals, url }) => {
+		if (!locals.user) error(401, 'Sign in first.');
+		const form = buyForm.safeParse(Object.fromEntries(await request.formData()));
+		if (!form.success) return fail(400, { error: 'Pick a pack to buy.' });
+		const { database, billing } = await runtime();
+		let destination: string;
+		try {
+			destination = await startPurchase(database.db, billing, {
+				user: locals.user,
+				productId: form.data.productId,
+				origin: url.origin
+			});
+		} catch (cause) {
+			if (cause instanceof AppError) {
+				return fail(cause.status, { error: cause.message, productId: form.data.productId });
+			}
+			throw cause;
+		}
+		redirect(303, destination);
+	}
+};
