@@ -41,3 +41,17 @@ export class HttpClient {
 		return [...this.cookies.keys()].some((name) => name.endsWith('session_token'));
 	}
 }
+
+/** A client signed in as a new account (the form sign-up, as a browser without JavaScript). */
+export async function signedUpClient(
+	baseUrl: string,
+	email: string,
+	name = 'Test user'
+): Promise<HttpClient> {
+	const client = new HttpClient(baseUrl);
+	const response = await client.postForm('/signup', { name, email, password: 'correct horse' });
+	if (response.status !== 303 || !client.hasSession()) {
+		throw new Error(`Sign-up of ${email} failed with ${response.status}: ${await response.text()}`);
+	}
+	return client;
+}

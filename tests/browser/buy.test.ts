@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startAppServer, type AppServer } from '../helpers/app-server';
+import { launchChromium, screenshotPath } from '../helpers/browser';
+
+describe('buying credits in test mode, in a real browser', () => {
+	// No POLAR_ACCESS_TOKEN: "Buy" signs an order.paid locally and runs the real webhook handler.
+	let app: AppServer;
+	let browser: Browser;
+
+	beforeAll(async () => {
+		[app, browser] = await Promise.all([
+			startAppServer({ POLAR_TEST_MODE: 'true' }),
+			launchChromium()
+		]);
+	});
+	afterAll(async () => {
+		await browser?.close();
+		await app?.stop();
+	});
+
+	async function signUp(page: Page, email: string) {
+		await page.goto(`${app.url}/signup`);
+		await page.getByLabel('Name').fill('Ada Lovelace');
+		await page.getByLabel('Email').fill(email);
+		await page.getByLabel('Password').fill('difference engine');
+		await page.getByRole('button', { name: 'Create account' }).click();
+		await page.waitForURL('**/dashboard');
+	}
+
+	async function badge(page: Page): Promise<number> {
+		const text = (await page.getByTestId('credit-badge').textContent()) ?? '';
+		return Number(text.replace(/[^\d]/g, ''));
+	}
+
+	it('goes from the buy page to the new package on the credits page', async () => {
+		const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+		await signUp(page, 'ada@example.com');
+		expect(await badge(page)).toBe(8);
+
+		await page.goto(`${app.url}/dashboard/buy`);
+		await page.waitForFunction(() => document.body.dataset.hydrated === 'true');
+		await expect.poll(() => page.getByText('Test mode — no payment.').isVisible()).toBe(true);
+		const offers = page.getByTestId('offer');
+		expect(await offers.count()).toBe(7);
+		await page.screenshot({ path: screenshotPath('buy-test-mode.png'), fullPage: true });
+
+		const pack = offers.filter({ hasText: '1,000 credits' }).first();
+		expect(await pack.textContent()).toContain('$5.00');
+		await pack.getByRole('button', { name: 'Buy (test mode)' }).click();
+		await page.waitForURL('**/dashboard/credits?checkout=success');
+
+		await expect.poll(() => badge(page)).toBe(1008);
+		await expect
+			.poll(() => page.getByText('1,000 credits', { exact: false }).first().isVisible())
+			.toBe(true);
+		await page.screenshot({
+			path: screenshotPath('credits-after-test-purchase.png'),
+			fullPage: true
+		});
+	});
+});

@@ -1,0 +1,237 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { models } from '@polar-sh/sdk/2026-10';
+import { creditPacks } from '../../config/credit-packs';
+import { startAppServer, type AppServer } from '../helpers/app-server';
+import { signedUpClient } from '../helpers/http-client';
+import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
+
+const run = promisify(execFile);
+const WEBHOOK_SECRET = 'whsec_dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5';
+
+/** The app's view of the Polar stand-in's requests to one endpoint. */
+const requestsTo = (polar: PolarApiServer, method: string, path: string) =>
+	polar.requests.filter((r) => r.method === method && r.path === path);
+
+describe('buying through Polar (the real SDK against a local Polar API)', () => {
+	let polar: PolarApiServer;
+	let app: AppServer;
+	let sql: postgres.Sql;
+	let small: models.Product;
+	let monthly: models.Product;
+
+	beforeAll(async () => {
+		polar = await startPolarApiServer();
+		small = polar.addProduct({
+			name: '1,000 credits',
+			priceAmount: 500,
+			metadata: { credits: 1000 }
+		});
+		monthly = polar.addProduct({
+			name: 'Monthly 2,000',
+			priceAmount: 1000,
+			metadata: { credits: '2000' },
+			recurringInterval: 'month'
+		});
+		polar.addProduct({ name: 'T-shirt', priceAmount: 2000, metadata: {} });
+		polar.addProduct({
+			name: 'Old pack',
+			priceAmount: 100,
+			metadata: { credits: 10 },
+			isArchived: true
+		});
+		polar.addProduct({
+			name: 'Staff pack',
+			priceAmount: 100,
+			metadata: { credits: 10 },
+			visibility: 'private'
+		});
+		app = await startAppServer({
+			POLAR_ACCESS_TOKEN: polar.token,
+			POLAR_API_URL: polar.url,
+			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET
+		});
+		sql = postgres(app.databaseUrl, { max: 1 });
+	});
+	afterAll(async () => {
+		await sql?.end();
+		await app?.stop();
+		await polar?.close();
+	});
+	beforeEach(() => {
+		polar.failWith = null;
+	});
+
+	it('lists the public products that grant credits, with price per 1,000 and the interval, cached', async () => {
+		const client = await signedUpClient(app.url, 'catalog@example.com');
+		const page = await (await client.get('/dashboard/buy')).text();
+		const again = await client.get('/dashboard/buy');
+		expect(again.status).toBe(200);
+
+		expect(page).toContain('1,000 credits');
+		expect(page).toContain('$5.00');
+		expect(page).toContain('Monthly 2,000');
+		expect(page).toContain('$10.00');
+		expect(page).toContain('every month');
+		for (const hidden of ['T-shirt', 'Old pack', 'Staff pack']) expect(page).not.toContain(hidden);
+		expect(page).not.toContain('Test mode');
+
+		const listed = requestsTo(polar, 'GET', '/v1/products/');
+		expect(listed).toHaveLength(1);
+		expect(listed[0].headers['polar-version']).toBe('2026-10');
+		expect(listed[0].headers.authorization).toBe(`Bearer ${polar.token}`);
+	});
+
+	it('sends Buy to a Polar checkout for our user id, coming back to the credits page', async () => {
+		const client = await signedUpClient(app.url, 'buyer@example.com', 'Buyer');
+		const [{ id: userId }] = await sql`select id from "user" where email = 'buyer@example.com'`;
+		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;
+
+		const response = await client.postForm('/dashboard/buy?/buy', { productId: monthly.id });
+		expect(response.status).toBe(303);
+		expect(response.headers.get('location')).toMatch(
+			/^https:\/\/sandbox\.polar\.sh\/checkout\/chk_/
+		);
+
+		const checkouts = requestsTo(polar, 'POST', '/v1/checkouts/');
+		expect(checkouts).toHaveLength(before + 1);
+		expect(checkouts.at(-1)?.body).toMatchObject({
+			products: [monthly.id],
+			external_customer_id: userId,
+			customer_email: 'buyer@example.com',
+			success_url: `${app.url}/dashboard/credits?checkout=success`,
+			return_url: `${app.url}/dashboard/buy`
+		});
+	});
+
+	it('refuses a product that is not on offer, inline, without calling Polar', async () => {
+		const client = await signedUpClient(app.url, 'tamper@example.com');
+		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;
+		for (const productId of ['prod_does_not_exist', '']) {
+			const response = await client.postForm('/dashboard/buy?/buy', { productId });
+			expect(response.status).toBe(400);
+			expect(await response.text()).toMatch(/not on offer any more|Pick a pack to buy/);
+		}
+		expect(requestsTo(polar, 'POST', '/v1/checkouts/')).toHaveLength(before);
+	});
+
+	it('explains a Polar outage at checkout instead of failing with a 500', async () => {
+		const client = await signedUpClient(app.url, 'outage@example.com');
+		await client.get('/dashboard/buy'); // the catalog is cached from here on
+		polar.failWith = 500;
+		const page = await client.get('/dashboard/buy');
+		expect(page.status).toBe(200);
+		expect(await page.text()).toContain('1,000 credits');
+
+		const response = await client.postForm('/dashboard/buy?/buy', { productId: small.id });
+		expect(response.status).toBe(502);
+		expect(await response.text()).toContain('could not start the checkout');
+	});
+
+	it('opens the customer portal for buyers and explains it to everyone else', async () => {
+		const client = await signedUpClient(app.url, 'portal@example.com');
+		const [{ id: userId }] = await sql`select id from "user" where email = 'portal@example.com'`;
+
+		const none = await client.get('/dashboard/billing/portal');
+		expect(none.status).toBe(200);
+		expect(await none.text()).toContain('not bought anything yet');
+
+		polar.customers.add(userId);
+		const portal = await client.get('/dashboard/billing/portal');
+		expect(portal.status).toBe(303);
+		expect(portal.headers.get('location')).toMatch(/customer_session_token=polar_cst_/);
+		expect(requestsTo(polar, 'POST', '/v1/customer-sessions/').at(-1)?.body).toEqual({
+			external_customer_id: userId,
+			return_url: `${app.url}/dashboard/credits`
+		});
+
+		polar.failWith = 500;
+		const down = await client.get('/dashboard/billing/portal');
+		expect(down.status).toBe(502);
+		expect(await down.text()).toContain('could not open the billing portal');
+	});
+});
+
+describe('a Polar outage before the catalog was ever loaded', () => {
+	it('shows a friendly message, never a 500', async () => {
+		const polar = await startPolarApiServer();
+		polar.failWith = 500;
+		const app = await startAppServer({
+			POLAR_ACCESS_TOKEN: polar.token,
+			POLAR_API_URL: polar.url,
+			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET
+		});
+		try {
+			const client = await signedUpClient(app.url, 'early@example.com');
+			const page = await client.get('/dashboard/buy');
+			expect(page.status).toBe(200);
+			expect(await page.text()).toContain('The shop is unavailable right now');
+		} finally {
+			await app.stop();
+			await polar.close();
+		}
+	});
+});
+
+describe('npm run polar:seed-products', () => {
+	const seed = (polar: PolarApiServer) =>
+		run(process.execPath, ['--import', 'tsx', 'src/cli/polar-seed-products.ts'], {
+			env: { ...process.env, POLAR_ACCESS_TOKEN: polar.token, POLAR_API_URL: polar.url }
+		}).then(
+			(ok) => ({ code: 0, ...ok }),
+			(error) => error as { code: number; stdout: string; stderr: string }
+		);
+
+	it('creates the packs of config/credit-packs.ts once, then updates only what changed', async () => {
+		const polar = await startPolarApiServer();
+		try {
+			const first = await seed(polar);
+			expect(first.code).toBe(0);
+			expect(first.stdout.match(/ created /g)).toHaveLength(creditPacks.length);
+			expect(polar.products).toHaveLength(creditPacks.length);
+			const monthlyPack = creditPacks.find((p) => p.recurringInterval)!;
+			const product = polar.products.find((p) => p.metadata.pack_key === monthlyPack.key)!;
+			expect(product).toMatchObject({
+				name: monthlyPack.name,
+				recurring_interval: 'month',
+				metadata: { pack_key: monthlyPack.key, credits: monthlyPack.credits }
+			});
+
+			const second = await seed(polar);
+			expect(second.stdout.match(/ unchanged /g)).toHaveLength(creditPacks.length);
+			expect(polar.products).toHaveLength(creditPacks.length);
+
+			product.name = 'Renamed in the dashboard';
+			const third = await seed(polar);
+			expect(third.stdout).toContain(`updated    ${monthlyPack.key}`);
+			expect(product.name).toBe(monthlyPack.name);
+			expect(polar.products).toHaveLength(creditPacks.length);
+		} finally {
+			await polar.close();
+		}
+	});
+
+	it('fails in one line without a token or when Polar is down', async () => {
+		const polar = await startPolarApiServer();
+		try {
+			const noToken = await run(
+				process.execPath,
+				['--import', 'tsx', 'src/cli/polar-seed-products.ts'],
+				{
+					env: { ...process.env, POLAR_ACCESS_TOKEN: '' }
+				}
+			).catch((error) => error);
+			expect(noToken.code).toBe(1);
+			expect(noToken.stderr).toContain('POLAR_ACCESS_TOKEN is not set');
+
+			polar.failWith = 500;
+			const down = await seed(polar);
+			expect(down.code).toBe(1);
+			expect(down.stderr).toMatch(/^Seeding stopped: Polar API returned a server error: 500/);
+		} finally {
+			await polar.close();
+		}
+	});
+});
