@@ -25,9 +25,10 @@ try {
 	const result = await reconcileOrders(database.db, polar, { days: Number(values.days) });
 	console.log(
 		`Checked ${result.checked} paid orders of the last ${values.days} days: ` +
-			`${result.granted.length} granted now, ${result.failed.length} failed.`
+			`${result.granted.length} granted now, ${result.refunded.length} refunds applied, ${result.failed.length} failed.`
 	);
 	for (const id of result.granted) console.log(`  granted  ${id}`);
+	for (const id of result.refunded) console.log(`  refunded ${id}`);
 	for (const { orderId, reason } of result.failed) console.log(`  failed   ${orderId}: ${reason}`);
 	if (result.failed.length > 0) process.exitCode = 1;
 } catch (error) {

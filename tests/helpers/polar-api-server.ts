@@ -60,7 +60,7 @@ export async function startPolarApiServer(token = 'polar_oat_test_token'): Promi
 	const server = createServer(async (request, response) => {
 		const url = new URL(request.url ?? '/', 'http://polar.local');
 		const text = await readBody(request);
-		let body: unknown = undefined;
+		let body: unknown;
 		try {
 			body = text ? JSON.parse(text) : undefined;
 		} catch {

@@ -6,6 +6,7 @@ import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../config/credit-packs';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { signedUpClient } from '../helpers/http-client';
+import { polarOrder, refunded } from '../helpers/polar-events';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 
 const run = promisify(execFile);
@@ -51,7 +52,8 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		app = await startAppServer({
 			POLAR_ACCESS_TOKEN: polar.token,
 			POLAR_API_URL: polar.url,
-			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET
+			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			ADMIN_EMAILS: 'admin@example.com'
 		});
 		sql = postgres(app.databaseUrl, { max: 1 });
 	});
@@ -152,6 +154,97 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		expect(down.status).toBe(502);
 		expect(await down.text()).toContain('could not open the billing portal');
 	});
+
+	const userIdOf = async (email: string) =>
+		((await sql`select id from "user" where email = ${email}`)[0]?.id as string) ?? null;
+	const packagesOf = (orderId: string) =>
+		sql`select source, initial_credits, remaining_credits, revoked_credits
+			from credit_package where polar_order_id = ${orderId}`;
+
+	/** `npm run polar:reconcile -- …` against the app's database and the Polar stand-in. */
+	const reconcileCli = (...args: string[]) =>
+		run(process.execPath, ['--import', 'tsx', 'src/cli/polar-reconcile.ts', ...args], {
+			env: {
+				...process.env,
+				DATABASE_URL: app.databaseUrl,
+				POLAR_ACCESS_TOKEN: polar.token,
+				POLAR_API_URL: polar.url
+			}
+		}).then(
+			(ok) => ({ code: 0, ...ok }),
+			(error) => error as { code: number; stdout: string; stderr: string }
+		);
+
+	it('npm run polar:reconcile grants missed orders once, applies missed refunds, reports failures', async () => {
+		await signedUpClient(app.url, 'missed@example.com');
+		const userId = await userIdOf('missed@example.com');
+		const missed = polarOrder({ userId, product: { metadata: { credits: 300 } } });
+		const refundedLater = refunded(
+			polarOrder({ userId, product: { metadata: { credits: 1000 } }, netAmount: 1000 }),
+			{ amount: 250 }
+		);
+		const stranger = polarOrder({ userId: 'no-such-user', product: { metadata: { credits: 50 } } });
+		const old = polarOrder({
+			userId,
+			product: { metadata: { credits: 70 } },
+			createdAt: new Date(Date.now() - 30 * 86_400_000)
+		});
+		polar.orders.push(missed, refundedLater, stranger, old);
+
+		const first = await reconcileCli('--days', '7');
+		expect(first.code).toBe(1); // a failed order needs a human
+		expect(first.stdout).toContain('granted  ' + missed.id);
+		expect(first.stdout).toContain('refunded ' + refundedLater.id);
+		expect(first.stdout).toContain('failed   ' + stranger.id);
+		expect(first.stdout).not.toContain(old.id);
+		expect(await packagesOf(missed.id)).toEqual([
+			{ source: 'purchase', initial_credits: 300, remaining_credits: 300, revoked_credits: 0 }
+		]);
+		expect(await packagesOf(refundedLater.id)).toEqual([
+			{ source: 'purchase', initial_credits: 1000, remaining_credits: 750, revoked_credits: 250 }
+		]);
+		expect(await packagesOf(old.id)).toEqual([]);
+
+		const rows = Number((await sql`select count(*) from credit_transaction`)[0].count);
+		const second = await reconcileCli('--days', '7');
+		expect(second.stdout).toMatch(/0 granted now, 0 refunds applied, 1 failed/);
+		expect(Number((await sql`select count(*) from credit_transaction`)[0].count)).toBe(rows);
+
+		const wider = await reconcileCli('--days', '31');
+		expect(wider.stdout).toContain('granted  ' + old.id);
+		expect(await packagesOf(old.id)).toHaveLength(1);
+
+		const bad = await reconcileCli('--days', 'soon');
+		expect(bad.code).toBe(1);
+		expect(bad.stderr).toContain('--days must be a whole number');
+	});
+
+	it('gives admins a reconcile button, and nobody else', async () => {
+		const admin = await signedUpClient(app.url, 'admin@example.com');
+		const user = await signedUpClient(app.url, 'nosy@example.com');
+		const order = polarOrder({
+			userId: await userIdOf('nosy@example.com'),
+			product: { metadata: { credits: 40 } }
+		});
+		polar.orders.push(order);
+
+		expect((await user.postForm('/admin?/reconcile', { days: '7' })).status).toBe(403);
+		expect(await packagesOf(order.id)).toEqual([]);
+
+		const invalid = await admin.postForm('/admin?/reconcile', { days: '0' });
+		expect(invalid.status).toBe(400);
+		expect(await invalid.text()).toContain('At least 1 day.');
+
+		const response = await admin.postForm('/admin?/reconcile', { days: '7' });
+		expect(response.status).toBe(200);
+		expect(await response.text()).toMatch(/1 granted now/);
+		expect(await packagesOf(order.id)).toHaveLength(1);
+
+		polar.failWith = 500;
+		const down = await admin.postForm('/admin?/reconcile', { days: '7' });
+		expect(down.status).toBe(502);
+		expect(await down.text()).toContain('Polar did not answer; nothing was changed.');
+	});
 });
 
 describe('a Polar outage before the catalog was ever loaded', () => {
@@ -233,5 +326,90 @@ describe('npm run polar:seed-products', () => {
 		} finally {
 			await polar.close();
 		}
+	});
+});
+
+describe('test mode: no Polar, purchases signed locally and run through the webhook handler', () => {
+	let app: AppServer;
+	let off: AppServer;
+	let sql: postgres.Sql;
+
+	beforeAll(async () => {
+		// The built app runs as production, where test mode must be asked for explicitly.
+		[app, off] = await Promise.all([startAppServer({ POLAR_TEST_MODE: 'true' }), startAppServer()]);
+		sql = postgres(app.databaseUrl, { max: 1 });
+	});
+	afterAll(async () => {
+		await sql?.end();
+		await Promise.all([app?.stop(), off?.stop()]);
+	});
+
+	it('offers the packs of config/credit-packs.ts and grants one through a stored, signed delivery', async () => {
+		const client = await signedUpClient(app.url, 'tester@example.com');
+		const page = await (await client.get('/dashboard/buy')).text();
+		expect(page).toContain('Test mode — no payment.');
+		for (const pack of creditPacks) expect(page).toContain(pack.name);
+
+		const response = await client.postForm('/dashboard/buy?/buy', { productId: 'test_pack-1000' });
+		expect(response.status).toBe(303);
+		expect(response.headers.get('location')).toBe('/dashboard/credits?checkout=success');
+
+		const packages = await sql`select source, name, initial_credits, expires_at, polar_order_id
+			from credit_package where source = 'purchase'`;
+		expect(packages).toEqual([
+			{
+				source: 'purchase',
+				name: '1,000 credits',
+				initial_credits: 1000,
+				expires_at: null,
+				polar_order_id: expect.stringMatching(/^order_test_/)
+			}
+		]);
+		const deliveries = await sql`select type, outcome, order_id from polar_webhook_delivery`;
+		expect(deliveries).toEqual([
+			{ type: 'order.paid', outcome: 'processed', order_id: packages[0].polar_order_id }
+		]);
+		const credits = await (await client.get('/api/credits')).json();
+		expect(credits.balance).toBe(1008);
+	});
+
+	it('grants a subscription pack until the next cycle plus 7 days', async () => {
+		const client = await signedUpClient(app.url, 'subscriber@example.com');
+		const response = await client.postForm('/dashboard/buy?/buy', {
+			productId: 'test_monthly-2000'
+		});
+		expect(response.status).toBe(303);
+		const [pkg] = await sql`select source, initial_credits, expires_at, created_at
+			from credit_package where source = 'subscription'`;
+		expect(pkg).toMatchObject({ source: 'subscription', initial_credits: 2000 });
+		const days = (pkg.expires_at.getTime() - pkg.created_at.getTime()) / 86_400_000;
+		expect(days).toBeGreaterThanOrEqual(28 + 7 - 0.01);
+		expect(days).toBeLessThanOrEqual(31 + 7 + 0.01);
+	});
+
+	it('refuses an unknown pack inline and grants nothing', async () => {
+		const client = await signedUpClient(app.url, 'forger@example.com');
+		const response = await client.postForm('/dashboard/buy?/buy', {
+			productId: 'test_pack-999999'
+		});
+		expect(response.status).toBe(400);
+		expect(await response.text()).toContain('not on offer any more');
+		expect((await (await client.get('/api/credits')).json()).balance).toBe(8);
+	});
+
+	it('turns purchases off in production without a token or POLAR_TEST_MODE', async () => {
+		const client = await signedUpClient(off.url, 'nobuy@example.com');
+		const page = await client.get('/dashboard/buy');
+		expect(page.status).toBe(200);
+		const html = await page.text();
+		expect(html).toContain('Purchases are not available');
+		expect(html).not.toContain('Test mode');
+		const response = await client.postForm('/dashboard/buy?/buy', { productId: 'test_pack-1000' });
+		expect(response.status).toBe(503);
+		expect((await (await client.get('/api/credits')).json()).balance).toBe(8);
+
+		const portal = await client.get('/dashboard/billing/portal');
+		expect(portal.status).toBe(200);
+		expect(await portal.text()).toContain('does not sell credits');
 	});
 });

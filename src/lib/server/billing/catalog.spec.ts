@@ -1,29 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { creditPacks } from '../../../../config/credit-packs';
-import { cachedCatalog, creditsOfProduct, testModeCatalog, type CatalogItem } from './catalog';
-
-describe('creditsOfProduct', () => {
-	it('reads credits and validity from numbers or numeric strings', () => {
-		expect(creditsOfProduct({ credits: 1000 })).toEqual({ credits: 1000, validityDays: null });
-		expect(creditsOfProduct({ credits: '200', validity_period: '30' })).toEqual({
-			credits: 200,
-			validityDays: 30
-		});
-		expect(creditsOfProduct({ credits: 5, validity_period: 0 })).toEqual({
-			credits: 5,
-			validityDays: null
-		});
-	});
-
-	it('refuses anything that is not a positive whole number of credits', () => {
-		for (const credits of [0, -5, 1.5, '1e3', 'ten', true, '', undefined]) {
-			expect(creditsOfProduct({ credits } as Record<string, string | number | boolean>)).toBeNull();
-		}
-		expect(creditsOfProduct(null)).toBeNull();
-		expect(creditsOfProduct({ credits: 10, validity_period: -1 })).toBeNull();
-		expect(creditsOfProduct({ credits: 10, validity_period: '2 weeks' })).toBeNull();
-	});
-});
+import { cachedCatalog, testModeCatalog, type CatalogItem } from './catalog';
 
 describe('testModeCatalog', () => {
 	it('offers every pack of config/credit-packs.ts at 200 credits per USD', () => {

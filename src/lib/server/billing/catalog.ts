@@ -1,6 +1,7 @@
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../../../config/credit-packs';
 import type { Polar } from './polar';
+import { creditsOfProduct } from './products';
 
 /** One thing a user can buy, as the buy page shows it. */
 export interface CatalogItem {
@@ -24,25 +25,6 @@ export interface Catalog {
 	unavailable: boolean;
 }
 
-/** What a product's metadata says a purchase grants, or null when it grants no credits. */
-export function creditsOfProduct(
-	metadata: Record<string, string | number | boolean> | null | undefined
-): { credits: number; validityDays: number | null } | null {
-	const credits = wholeNumber(metadata?.credits);
-	if (credits === null || credits < 1) return null;
-	const validity = metadata?.validity_period;
-	if (validity === undefined || validity === '') return { credits, validityDays: null };
-	const days = wholeNumber(validity);
-	if (days === null) return null;
-	return { credits, validityDays: days === 0 ? null : days };
-}
-
-/** Metadata values arrive as numbers or strings; only a whole, non-negative number counts. */
-function wholeNumber(value: unknown): number | null {
-	const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-	return typeof number === 'number' && Number.isSafeInteger(number) && number >= 0 ? number : null;
-}
-
 /** A Polar product as a catalog item: it must grant credits and have a fixed price. */
 export function catalogItemOf(product: models.Product): CatalogItem | null {
 	if (product.is_archived) return null;
@@ -51,13 +33,14 @@ export function catalogItemOf(product: models.Product): CatalogItem | null {
 		(p): p is Extract<typeof p, { amount_type: 'fixed' }> =>
 			'amount_type' in p && p.amount_type === 'fixed' && !p.is_archived
 	);
-	if (!grant || !price) return null;
+	if (!grant.ok || !price) return null;
 	return {
 		productId: product.id,
 		name: product.name,
 		description: product.description,
 		credits: grant.credits,
-		validityDays: grant.validityDays,
+		// 0 and absent both mean "never expires" (subscriptions: until the next cycle + 7 days).
+		validityDays: grant.validityDays || null,
 		priceAmount: price.price_amount,
 		currency: price.price_currency,
 		recurringInterval: product.recurring_interval

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client';
-import { grantOrder } from './orders';
+import { grantOrder, refundOrder } from './orders';
 import type { Polar } from './polar';
 
 export interface ReconcileResult {
@@ -7,12 +7,15 @@ export interface ReconcileResult {
 	checked: number;
 	/** Orders that had no package and got one now (their webhook never arrived or failed). */
 	granted: string[];
+	/** Refunded orders whose package gave back credits now (their order.refunded was missed). */
+	refunded: string[];
 	/** Orders that could not be granted (unknown user, product without credits), with why. */
 	failed: { orderId: string; reason: string }[];
 }
 
 /**
- * Grants every paid Polar order of the last `days` that has no package yet. Polar disables a
+ * Grants every paid Polar order of the last `days` that has no package yet, and applies the
+ * refunds Polar reports for them. Polar disables a
  * webhook endpoint after repeated failures and then skips its pending events, so this is the
  * safety net; `grantOrder` is idempotent per order id, so running it any number of times is safe.
  */
@@ -23,18 +26,29 @@ export async function reconcileOrders(
 ): Promise<ReconcileResult> {
 	const now = options.now ?? new Date();
 	const since = new Date(now.getTime() - options.days * 86_400_000);
-	const result: ReconcileResult = { checked: 0, granted: [], failed: [] };
+	const result: ReconcileResult = { checked: 0, granted: [], refunded: [], failed: [] };
 	const orders = polar.orders.iterList({
-		status: ['paid', 'partially_refunded'],
+		status: ['paid', 'partially_refunded', 'refunded'],
 		created_after: since.toISOString(),
 		limit: 100
 	});
 	for await (const order of orders) {
 		result.checked++;
-		const outcome = await grantOrder(db, order, now);
-		if (outcome.outcome === 'granted') result.granted.push(order.id);
-		if (outcome.outcome === 'failed')
-			result.failed.push({ orderId: order.id, reason: outcome.reason });
+		const granted = await grantOrder(db, order, now);
+		if (granted.outcome === 'granted') result.granted.push(order.id);
+		if (granted.outcome === 'failed') {
+			result.failed.push({ orderId: order.id, reason: granted.reason });
+			continue;
+		}
+		// Refunds are cumulative and idempotent per refunded amount, so replaying one is harmless.
+		if (order.refunded_amount > 0 || order.status === 'refunded') {
+			const refund = await refundOrder(db, order, now);
+			if (refund.outcome === 'failed') {
+				result.failed.push({ orderId: order.id, reason: refund.reason });
+			} else if (refund.revoked > 0) {
+				result.refunded.push(order.id);
+			}
+		}
 	}
 	return result;
 }

@@ -30,6 +30,7 @@ export {
 } from './holds';
 export { creditsForTokens, tokensForCredits } from './pricing';
 export { revokeFromPackage, type RevokeInput, type RevokeResult } from './revoke';
+export { pgErrorCode } from './transaction';
 export { packageStatus, type PackageStatus } from './status';
 export { verify, type Drift, type VerifyReport } from './verify';
 export { grantSignupBonus } from './signup-bonus';

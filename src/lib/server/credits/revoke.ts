@@ -3,15 +3,31 @@ import type { Db } from '../db/client';
 import { creditPackage } from '../db/schema';
 import { LedgerError } from './errors';
 import { isExpired } from './allocation';
-import { assertCredits } from './grant';
+import { assertCredits, MAX_CREDITS } from './grant';
 import { once } from './idempotency';
 import { appendEntries, balanceAt } from './ledger';
 import { withAccountLock } from './transaction';
 
-export interface RevokeInput {
+export type RevokeInput = RevokeOptions &
+	(
+		| {
+				/** Credits to take back; never more than the package still holds. */
+				credits: number;
+				totalRevoked?: never;
+		  }
+		| {
+				/**
+				 * Cumulative refunds: take back whatever brings the package's revoked credits up to
+				 * this total (nothing when it is already there). Read under the account lock, so
+				 * concurrent refunds of one package never take more than the largest total.
+				 */
+				totalRevoked: number;
+				credits?: never;
+		  }
+	);
+
+interface RevokeOptions {
 	packageId: string;
-	/** Credits to take back; never more than the package still holds. */
-	credits: number;
 	key: string;
 	reason: string;
 	metadata?: Record<string, unknown>;
@@ -33,7 +49,8 @@ export async function revokeFromPackage(
 	input: RevokeInput
 ): Promise<RevokeResult & { replayed: boolean }> {
 	const now = input.now ?? new Date();
-	assertCredits(input.credits);
+	if (input.totalRevoked === undefined) assertCredits(input.credits);
+	else assertTotal(input.totalRevoked);
 	const [owner] = await db
 		.select({ userId: creditPackage.userId })
 		.from(creditPackage)
@@ -43,7 +60,10 @@ export async function revokeFromPackage(
 		key: input.key,
 		userId: owner.userId,
 		name: 'revoke',
-		args: { packageId: input.packageId, credits: input.credits }
+		args:
+			input.totalRevoked === undefined
+				? { packageId: input.packageId, credits: input.credits }
+				: { packageId: input.packageId, totalRevoked: input.totalRevoked }
 	};
 	return withAccountLock(db, owner.userId, (tx) =>
 		once(tx, op, async (): Promise<RevokeResult> => {
@@ -52,13 +72,17 @@ export async function revokeFromPackage(
 				.from(creditPackage)
 				.where(eq(creditPackage.id, input.packageId))
 				.for('update');
-			const revoked = Math.min(input.credits, pkg.remainingCredits);
+			const wanted =
+				input.totalRevoked === undefined
+					? input.credits
+					: Math.max(0, input.totalRevoked - pkg.revokedCredits);
+			const revoked = Math.min(wanted, pkg.remainingCredits);
 			const balanceBefore = await balanceAt(tx, owner.userId, now);
 			if (revoked === 0) {
 				return {
 					packageId: pkg.id,
 					revoked,
-					shortfall: input.credits,
+					shortfall: wanted,
 					balanceAfter: balanceBefore,
 					transactionIds: []
 				};
@@ -79,7 +103,7 @@ export async function revokeFromPackage(
 						type: 'refund',
 						amount: -revoked,
 						description: input.reason,
-						metadata: { ...input.metadata, requested: input.credits },
+						metadata: { ...input.metadata, requested: wanted },
 						changesBalance: !isExpired(pkg, now)
 					}
 				]
@@ -87,9 +111,19 @@ export async function revokeFromPackage(
 			return {
 				packageId: pkg.id,
 				revoked,
-				shortfall: input.credits - revoked,
+				shortfall: wanted - revoked,
 				...written
 			};
 		})
 	);
+}
+
+function assertTotal(total: number): void {
+	if (!Number.isInteger(total) || total < 0 || total > MAX_CREDITS) {
+		throw new LedgerError(
+			'invalid_amount',
+			`A revoked total must be a whole number from 0 to ${MAX_CREDITS.toLocaleString('en')}.`,
+			{ totalRevoked: total }
+		);
+	}
 }

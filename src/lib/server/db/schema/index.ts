@@ -1,3 +1,4 @@
 export * from './auth';
 export * from './credits';
 export * from './chat';
+export * from './billing';

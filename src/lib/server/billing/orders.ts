@@ -1,0 +1,291 @@
+import type { models } from '@polar-sh/sdk/2026-10';
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { expiryAfterDays, grant, LedgerError, pgErrorCode, revokeFromPackage } from '../credits';
+import type { Db } from '../db/client';
+import { creditPackage } from '../db/schema';
+import { creditsOfProduct } from './products';
+
+/** A Polar order as the 2026-10 API and its webhooks send it (snake_case). */
+export type PolarOrder = models.Order;
+
+export type GrantOrderOutcome =
+	| { outcome: 'granted'; packageId: string; credits: number; expiresAt: Date | null }
+	/** The order already has its package (another delivery, the reconciliation job). */
+	| { outcome: 'duplicate'; packageId: string | null }
+	/** An order that grants no credits by design (metered usage charges). */
+	| { outcome: 'ignored'; reason: string }
+	/** It should have granted credits but cannot: the reason says what to fix. */
+	| { outcome: 'failed'; reason: string };
+
+export type RefundOrderOutcome =
+	| {
+			outcome: 'revoked';
+			packageId: string;
+			/** Credits taken back by this call (0 when an earlier refund event already did). */
+			revoked: number;
+			/** What the order's refunds add up to, in credits: the package's revoked target. */
+			totalRevoked: number;
+			/** Credits this call should have taken but had been spent already. */
+			shortfall: number;
+	  }
+	| { outcome: 'failed'; reason: string };
+
+/** Subscription packages without `validity_period` last until the next cycle plus this. */
+export const SUBSCRIPTION_GRACE_DAYS = 7;
+
+// Only the fields this module reads: the webhook payload is not checked by the SDK, so they are.
+const metadataSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+const intervalSchema = z.enum(['day', 'week', 'month', 'year']);
+const orderSchema = z.object({
+	id: z.string().min(1),
+	paid: z.boolean(),
+	status: z.string(),
+	billing_reason: z.string(),
+	total_amount: z.number().int().nonnegative(),
+	refunded_amount: z.number().int().nonnegative(),
+	refunded_tax_amount: z.number().int().nonnegative(),
+	subscription_id: z.string().nullable(),
+	customer: z.object({ id: z.string(), external_id: z.string().nullish() }),
+	product: z
+		.object({
+			id: z.string().min(1),
+			name: z.string(),
+			metadata: metadataSchema,
+			recurring_interval: intervalSchema.nullish(),
+			recurring_interval_count: z.number().int().positive().nullish()
+		})
+		.nullable(),
+	subscription: z
+		.object({
+			id: z.string(),
+			current_period_end: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'not a date')
+		})
+		.nullish()
+});
+type CheckedOrder = z.infer<typeof orderSchema>;
+
+const SUBSCRIPTION_REASONS = ['subscription_create', 'subscription_cycle', 'subscription_update'];
+
+/**
+ * Grants the credit package of one paid Polar order, at most once per order id whatever the
+ * caller (webhook delivery, redelivery under another id, reconciliation job). Credits and
+ * validity come from the product's metadata; the owner is `customer.external_id` (our user id,
+ * set at checkout). Pass a transaction to make the grant part of a larger one.
+ */
+export async function grantOrder(
+	db: Db,
+	order: PolarOrder,
+	now: Date = new Date()
+): Promise<GrantOrderOutcome> {
+	const checked = checkOrder(order);
+	if (!checked.ok) return { outcome: 'failed', reason: checked.reason };
+	const o = checked.order;
+	if (!o.paid) return { outcome: 'failed', reason: `Order ${o.id} is not paid (${o.status}).` };
+	if (o.billing_reason === 'subscription_meter_cycle') {
+		return { outcome: 'ignored', reason: 'A metered-usage charge grants no credits.' };
+	}
+	const source = SUBSCRIPTION_REASONS.includes(o.billing_reason)
+		? 'subscription'
+		: o.billing_reason === 'purchase'
+			? 'purchase'
+			: null;
+	if (!source) {
+		return { outcome: 'failed', reason: `Unknown billing_reason "${o.billing_reason}".` };
+	}
+	const userId = o.customer.external_id;
+	if (!userId) {
+		return {
+			outcome: 'failed',
+			reason: `Customer ${o.customer.id} has no external_id: the order was not placed through this app.`
+		};
+	}
+	if (!o.product) return { outcome: 'failed', reason: `Order ${o.id} has no product.` };
+	const product = creditsOfProduct(o.product.metadata);
+	if (!product.ok) {
+		return { outcome: 'failed', reason: `Product ${o.product.id}: ${product.reason}` };
+	}
+
+	const existing = await packageOfOrder(db, o.id);
+	if (existing) return { outcome: 'duplicate', packageId: existing.id };
+
+	const expiresAt = packageExpiry({
+		source,
+		validityDays: product.validityDays,
+		periodEnd: o.subscription ? new Date(o.subscription.current_period_end) : null,
+		interval: o.product.recurring_interval ?? null,
+		intervalCount: o.product.recurring_interval_count ?? 1,
+		now
+	});
+	const subscriptionId = o.subscription_id ?? o.subscription?.id ?? undefined;
+	try {
+		const granted = await grant(db, {
+			userId,
+			source,
+			name: o.product.name.trim() || 'Credits',
+			credits: product.credits,
+			expiresAt,
+			key: `polar-order:${o.id}`,
+			description:
+				source === 'subscription'
+					? `Subscription: ${o.product.name}`
+					: `Purchase: ${o.product.name}`,
+			metadata: {
+				orderId: o.id,
+				productId: o.product.id,
+				subscriptionId: subscriptionId ?? null,
+				billingReason: o.billing_reason
+			},
+			polar: { orderId: o.id, productId: o.product.id, subscriptionId },
+			now
+		});
+		if (granted.replayed) return { outcome: 'duplicate', packageId: granted.packageId };
+		return {
+			outcome: 'granted',
+			packageId: granted.packageId,
+			credits: product.credits,
+			expiresAt
+		};
+	} catch (error) {
+		// Another grant of this order won the race (same user: the idempotency key; in any case
+		// the unique polar_order_id). Either way the order has exactly one package.
+		if (
+			(error instanceof LedgerError && error.code === 'idempotency_conflict') ||
+			pgErrorCode(error) === '23505'
+		) {
+			return { outcome: 'duplicate', packageId: (await packageOfOrder(db, o.id))?.id ?? null };
+		}
+		if (error instanceof LedgerError && error.code === 'user_not_found') {
+			return { outcome: 'failed', reason: `Unknown user "${userId}" (customer.external_id).` };
+		}
+		if (error instanceof LedgerError) return { outcome: 'failed', reason: error.message };
+		throw error;
+	}
+}
+
+/**
+ * Applies an order's refunds to its package: the package loses
+ * `floor(initial credits × refunded / total)` in all, where refunded counts the refunded amount
+ * and its tax (Polar reports them apart; `total_amount` includes tax) and a fully refunded order
+ * counts as 100 %. Each event takes only the difference to what earlier ones took, never more
+ * than the package still holds, and nothing from any other package. Rounding down leaves the
+ * user the fraction of a credit. An order whose package was never granted (its `order.paid` was
+ * lost or comes later) is granted first, so a late `order.paid` cannot undo the refund.
+ */
+export async function refundOrder(
+	db: Db,
+	order: PolarOrder,
+	now: Date = new Date()
+): Promise<RefundOrderOutcome> {
+	const checked = checkOrder(order);
+	if (!checked.ok) return { outcome: 'failed', reason: checked.reason };
+	const o = checked.order;
+	let pkg = await packageOfOrder(db, o.id);
+	if (!pkg) {
+		const granted = await grantOrder(db, order, now);
+		if (granted.outcome === 'failed' || granted.outcome === 'ignored') {
+			return {
+				outcome: 'failed',
+				reason: `Order ${o.id} has no credit package to refund: ${granted.reason}`
+			};
+		}
+		pkg = await packageOfOrder(db, o.id);
+		if (!pkg) throw new Error(`order ${o.id} was granted but has no package`);
+	}
+	const refunded = refundedAmount(o);
+	const totalRevoked = refundedCredits(pkg.initialCredits, o);
+	const result = await revokeFromPackage(db, {
+		packageId: pkg.id,
+		totalRevoked,
+		key: `polar-refund:${o.id}:${refunded}`,
+		reason: o.status === 'refunded' ? 'Order refunded' : 'Order partially refunded',
+		metadata: {
+			orderId: o.id,
+			refundedAmount: o.refunded_amount,
+			refundedTaxAmount: o.refunded_tax_amount,
+			totalAmount: o.total_amount,
+			totalRevoked
+		},
+		now
+	});
+	return {
+		outcome: 'revoked',
+		packageId: pkg.id,
+		revoked: result.replayed ? 0 : result.revoked,
+		totalRevoked,
+		shortfall: result.replayed ? 0 : result.shortfall
+	};
+}
+
+/**
+ * When a package of this order expires (null = never):
+ * - `validity_period` given: that many days from the grant (0 = never), for both sources;
+ * - one-time purchase without it: never;
+ * - subscription cycle without it: the end of the paid period plus the grace days, so a renewal
+ *   that arrives a little late never leaves the user without credits. Without a period end in
+ *   the order (or one already past), one billing interval (a month unless the product says
+ *   otherwise) from now plus the grace days.
+ */
+export function packageExpiry(options: {
+	source: 'purchase' | 'subscription';
+	validityDays: number | null;
+	periodEnd: Date | null;
+	interval: 'day' | 'week' | 'month' | 'year' | null;
+	intervalCount: number;
+	now: Date;
+}): Date | null {
+	const { now } = options;
+	if (options.validityDays !== null) return expiryAfterDays(options.validityDays, now);
+	if (options.source === 'purchase') return null;
+	const graceMs = SUBSCRIPTION_GRACE_DAYS * 86_400_000;
+	if (options.periodEnd && options.periodEnd.getTime() > now.getTime()) {
+		return new Date(options.periodEnd.getTime() + graceMs);
+	}
+	const next = addInterval(now, options.interval ?? 'month', options.intervalCount);
+	return new Date(next.getTime() + graceMs);
+}
+
+/** The credits an order's refunds take back in all, rounded down (see `refundOrder`). */
+export function refundedCredits(
+	credits: number,
+	order: Pick<CheckedOrder, 'status' | 'total_amount' | 'refunded_amount' | 'refunded_tax_amount'>
+): number {
+	if (order.status === 'refunded') return credits;
+	if (order.total_amount <= 0) return 0;
+	const refunded = BigInt(Math.min(refundedAmount(order), order.total_amount));
+	// BigInt: credits × cents can pass 2^53; the division rounds down.
+	return Number((BigInt(credits) * refunded) / BigInt(order.total_amount));
+}
+
+function refundedAmount(order: Pick<CheckedOrder, 'refunded_amount' | 'refunded_tax_amount'>) {
+	return order.refunded_amount + order.refunded_tax_amount;
+}
+
+function addInterval(date: Date, interval: 'day' | 'week' | 'month' | 'year', count: number) {
+	const next = new Date(date);
+	if (interval === 'day') next.setUTCDate(next.getUTCDate() + count);
+	else if (interval === 'week') next.setUTCDate(next.getUTCDate() + 7 * count);
+	else if (interval === 'month') next.setUTCMonth(next.getUTCMonth() + count);
+	else next.setUTCFullYear(next.getUTCFullYear() + count);
+	return next;
+}
+
+function checkOrder(
+	order: unknown
+): { ok: true; order: CheckedOrder } | { ok: false; reason: string } {
+	const parsed = orderSchema.safeParse(order);
+	if (parsed.success) return { ok: true, order: parsed.data };
+	const issue = parsed.error.issues[0];
+	return {
+		ok: false,
+		reason: `The order is malformed: ${issue.path.join('.') || 'data'}: ${issue.message}`
+	};
+}
+
+async function packageOfOrder(db: Db, orderId: string) {
+	const [row] = await db
+		.select({ id: creditPackage.id, initialCredits: creditPackage.initialCredits })
+		.from(creditPackage)
+		.where(eq(creditPackage.polarOrderId, orderId));
+	return row ?? null;
+}

@@ -1,0 +1,55 @@
+import { sql } from 'drizzle-orm';
+import {
+	bigserial,
+	check,
+	index,
+	jsonb,
+	pgTable,
+	text,
+	timestamp,
+	uniqueIndex
+} from 'drizzle-orm/pg-core';
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * `received`: claimed and being processed (only ever visible inside its own transaction);
+ * `processed`: it changed the ledger; `ignored`: nothing to do (a duplicate order, an event we
+ * do not act on); `failed`: it could not be applied (unknown user, product without credits).
+ */
+export const deliveryOutcomes = ['received', 'processed', 'ignored', 'failed'] as const;
+
+/**
+ * Every Polar webhook delivery whose signature checked out, once per `webhook-id`. The unique
+ * key is what makes a redelivery (or 20 concurrent copies) a no-op.
+ */
+export const polarWebhookDelivery = pgTable(
+	'polar_webhook_delivery',
+	{
+		id: bigserial('id', { mode: 'number' }).primaryKey(),
+		/** The `webhook-id` header: the same for every retry of one event. */
+		webhookId: text('webhook_id').notNull(),
+		type: text('type').notNull(),
+		payload: jsonb('payload').$type<unknown>().notNull(),
+		outcome: text('outcome', { enum: deliveryOutcomes }).notNull(),
+		/** Why it failed or was ignored, in words an admin can act on. */
+		error: text('error'),
+		/** What it did to the ledger: package id, credits granted or revoked. */
+		result: jsonb('result').$type<Record<string, unknown>>().notNull().default({}),
+		/** The buyer (`customer.external_id`) and the order, when the event carries them. */
+		userId: text('user_id'),
+		orderId: text('order_id'),
+		receivedAt: timestamptz('received_at').notNull().defaultNow(),
+		processedAt: timestamptz('processed_at')
+	},
+	(t) => [
+		check(
+			'polar_webhook_delivery_outcome_known',
+			sql`${t.outcome} in ('received', 'processed', 'ignored', 'failed')`
+		),
+		uniqueIndex('polar_webhook_delivery_webhook_id_key').on(t.webhookId),
+		index('polar_webhook_delivery_order_idx').on(t.orderId)
+	]
+);
+
+export type PolarWebhookDeliveryRow = typeof polarWebhookDelivery.$inferSelect;

@@ -1,0 +1,18 @@
+import { json } from '@sveltejs/kit';
+import { handlePolarWebhook } from '$lib/server/billing/webhook';
+import { runtime } from '$lib/server/runtime';
+import type { RequestHandler } from './$types';
+
+/**
+ * Polar's webhook endpoint. Public on purpose (hooks.server.ts lets /api/webhooks/* through
+ * without a session); the signature is the authentication, checked on the raw body.
+ */
+export const POST: RequestHandler = async ({ request }) => {
+	const { database, billing } = await runtime();
+	const answer = await handlePolarWebhook(
+		database.db,
+		{ body: await request.text(), headers: request.headers },
+		billing.webhookSecret
+	);
+	return json(answer.body, { status: answer.status, headers: { 'cache-control': 'no-store' } });
+};
