@@ -336,7 +336,10 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 
 	beforeAll(async () => {
 		// The built app runs as production, where test mode must be asked for explicitly.
-		[app, off] = await Promise.all([startAppServer({ POLAR_TEST_MODE: 'true' }), startAppServer()]);
+		[app, off] = await Promise.all([
+			startAppServer({ POLAR_TEST_MODE: 'true', ADMIN_EMAILS: 'root@example.com' }),
+			startAppServer()
+		]);
 		sql = postgres(app.databaseUrl, { max: 1 });
 	});
 	afterAll(async () => {
@@ -395,6 +398,27 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 		expect(response.status).toBe(400);
 		expect(await response.text()).toContain('not on offer any more');
 		expect((await (await client.get('/api/credits')).json()).balance).toBe(8);
+	});
+
+	it('shows admins every webhook delivery, filtered by outcome', async () => {
+		const buyer = await signedUpClient(app.url, 'watched@example.com');
+		await buyer.postForm('/dashboard/buy?/buy', { productId: 'test_pack-200' });
+		const admin = await signedUpClient(app.url, 'root@example.com');
+
+		const all = await admin.get('/admin/webhooks');
+		expect(all.status).toBe(200);
+		const html = await all.text();
+		expect(html).toContain('order.paid');
+		expect(html).toContain('processed');
+		const [{ order_id: orderId }] = await sql`select order_id from polar_webhook_delivery
+			where payload->'data'->'customer'->>'email' = 'watched@example.com'`;
+		expect(html).toContain(orderId);
+
+		expect(await (await admin.get('/admin/webhooks?outcome=failed')).text()).toContain(
+			'No failed deliveries yet.'
+		);
+		expect((await admin.get('/admin/webhooks?outcome=lost')).status).toBe(400);
+		expect((await buyer.get('/admin/webhooks')).status).toBe(403);
 	});
 
 	it('turns purchases off in production without a token or POLAR_TEST_MODE', async () => {
