@@ -113,8 +113,10 @@ export const creditTransaction = pgTable(
 		check('credit_transaction_balance_after_non_negative', sql`${t.balanceAfter} >= 0`),
 		check('credit_transaction_amount_non_zero', sql`${t.amount} <> 0`),
 		uniqueIndex('credit_transaction_idempotency_key_key').on(t.idempotencyKey),
-		index('credit_transaction_user_history_idx').on(t.userId, t.id.desc()),
-		index('credit_transaction_user_type_idx').on(t.userId, t.type, t.id.desc()),
+		// History is read newest first by (created_at, id): date filters and keyset pages are
+		// both ranges of these indexes, so a page costs the same at any depth or date.
+		index('credit_transaction_user_time_idx').on(t.userId, t.createdAt, t.id),
+		index('credit_transaction_user_type_time_idx').on(t.userId, t.type, t.createdAt, t.id),
 		index('credit_transaction_type_created_idx').on(t.type, t.createdAt.desc()),
 		index('credit_transaction_package_idx').on(t.packageId)
 	]
