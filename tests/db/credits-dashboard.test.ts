@@ -275,6 +275,60 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 		expect(empty.days.every((day) => day.total === 0)).toBe(true);
 	});
 
+	it('keeps the chart right as days pass, storing the sums of days that are over', async () => {
+		const userId = await createUser(db());
+		await give(db(), userId, 'purchase', 'Big', 1000, at(0));
+		const hour = 3_600_000;
+		const t = (days: number, hours = 0) => new Date(at(days).getTime() + hours * hour);
+		await reply(db(), userId, 4, 'a', t(1, 10));
+		await reply(db(), userId, 6, 'b', t(1, 23.9));
+		await reply(db(), userId, 5, 'a', t(2, 0.2));
+		const stored = () =>
+			db().execute(
+				sql`select day::text as day, model, credits::int as credits from credit_usage_daily where user_id = ${userId} order by day, model`
+			);
+		const rowsOf = (result: unknown) =>
+			(Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+				day: string;
+				model: string;
+				credits: number;
+			}[];
+		const used = (chart: Awaited<ReturnType<typeof usageByDay>>) =>
+			chart.days.filter((d) => d.total > 0).map((d) => [d.date, d.byModel]);
+
+		// 30 minutes into 3 Nov: 2 Nov is not an hour over yet, so it is still summed live.
+		const first = await usageByDay(db(), userId, { now: t(2, 0.5) });
+		expect(used(first)).toEqual([
+			['2026-11-02', { a: 4, b: 6 }],
+			['2026-11-03', { a: 5 }]
+		]);
+		expect(rowsOf(await stored()).map((r) => r.day)).toEqual([]);
+
+		await reply(db(), userId, 7, 'b', t(2, 3));
+		const later = await usageByDay(db(), userId, { now: t(2, 5) });
+		expect(used(later)).toEqual([
+			['2026-11-02', { a: 4, b: 6 }],
+			['2026-11-03', { a: 5, b: 7 }]
+		]);
+		expect(rowsOf(await stored())).toEqual([
+			{ day: '2026-11-02', model: 'a', credits: 4 },
+			{ day: '2026-11-02', model: 'b', credits: 6 }
+		]);
+
+		await reply(db(), userId, 1, 'a', t(3, 12));
+		const nextDay = await usageByDay(db(), userId, { now: t(3, 13) });
+		expect(used(nextDay)).toEqual([
+			['2026-11-02', { a: 4, b: 6 }],
+			['2026-11-03', { a: 5, b: 7 }],
+			['2026-11-04', { a: 1 }]
+		]);
+		expect(nextDay.total).toBe(23);
+		expect(rowsOf(await stored())).toHaveLength(4);
+		// A month on, the stored days have left the window.
+		const monthLater = await usageByDay(db(), userId, { now: t(40) });
+		expect(monthLater.total).toBe(0);
+	});
+
 	it('shows a new user an empty dashboard', async () => {
 		const userId = await createUser(db());
 		expect(await creditsOverview(db(), userId, NOW)).toEqual({

@@ -1,8 +1,14 @@
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, gte, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { creditTransaction } from '../db/schema';
+import { creditTransaction, creditUsageDaily, creditUsageRollup } from '../db/schema';
 
 const DAY = 86_400_000;
+
+/**
+ * A day counts as over this long after its end. Ledger rows are stamped with the time of the
+ * operation that commits them a moment later, so a day's rows are final well before this.
+ */
+export const USAGE_DAY_SETTLE_MS = 3_600_000;
 
 export interface UsageDay {
 	/** UTC calendar day, `YYYY-MM-DD`. */
@@ -24,9 +30,16 @@ export function startOfUtcDay(date: Date): Date {
 	return new Date(Math.floor(date.getTime() / DAY) * DAY);
 }
 
+const isoDay = (date: Date) => date.toISOString().slice(0, 10);
+const dayOf = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+const modelOf = sql<string>`coalesce(${creditTransaction.metadata}->>'model', 'unknown')`;
+const spent = sql<number>`-sum(${creditTransaction.amount})`.mapWith(Number);
+
 /**
  * Credits spent on replies per UTC day over the last `days` days (today included), split by
- * the model recorded on each usage row. One range of the (user, type, time) index.
+ * the model recorded on each usage row. Days that are over come from credit_usage_daily (filled
+ * here the first time they are asked for, from one range of the (user, type, time) index);
+ * only the rows since then are summed live, so a long history costs the same as a short one.
  */
 export async function usageByDay(
 	db: Db,
@@ -34,24 +47,92 @@ export async function usageByDay(
 	options: { days?: number; now?: Date } = {}
 ): Promise<UsageChart> {
 	const days = options.days ?? 30;
-	const since = new Date(startOfUtcDay(options.now ?? new Date()).getTime() - (days - 1) * DAY);
-	const day = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
-	const model = sql<string>`coalesce(${creditTransaction.metadata}->>'model', 'unknown')`;
-	const rows = await db
-		.select({ day, model, credits: sql<number>`-sum(${creditTransaction.amount})`.mapWith(Number) })
+	const now = options.now ?? new Date();
+	const since = new Date(startOfUtcDay(now).getTime() - (days - 1) * DAY);
+	const settled = new Date(
+		Math.max(
+			since.getTime(),
+			startOfUtcDay(new Date(now.getTime() - USAGE_DAY_SETTLE_MS)).getTime()
+		)
+	);
+
+	const [rollup] = await db
+		.select({ through: creditUsageRollup.through })
+		.from(creditUsageRollup)
+		.where(eq(creditUsageRollup.userId, userId));
+	const missingFrom = new Date(
+		Math.max(since.getTime(), rollup ? Date.parse(`${rollup.through}T00:00:00Z`) : 0)
+	);
+	if (missingFrom < settled) await rollUp(db, userId, missingFrom, settled);
+
+	const [stored, live] = await Promise.all([
+		db
+			.select({
+				day: creditUsageDaily.day,
+				model: creditUsageDaily.model,
+				credits: creditUsageDaily.credits
+			})
+			.from(creditUsageDaily)
+			.where(
+				and(
+					eq(creditUsageDaily.userId, userId),
+					gte(creditUsageDaily.day, isoDay(since)),
+					lt(creditUsageDaily.day, isoDay(settled))
+				)
+			),
+		db
+			.select({ day: dayOf, model: modelOf, credits: spent })
+			.from(creditTransaction)
+			.where(
+				and(
+					eq(creditTransaction.userId, userId),
+					eq(creditTransaction.type, 'usage'),
+					gte(creditTransaction.createdAt, settled)
+				)
+			)
+			.groupBy(dayOf, modelOf)
+	]);
+	return chartOf(since, days, [...stored, ...live]);
+}
+
+/** Stores the per-day sums of [from, to) (whole UTC days) and moves the user's mark to `to`. */
+async function rollUp(db: Db, userId: string, from: Date, to: Date): Promise<void> {
+	const sums = await db
+		.select({ day: dayOf, model: modelOf, credits: spent })
 		.from(creditTransaction)
 		.where(
 			and(
 				eq(creditTransaction.userId, userId),
 				eq(creditTransaction.type, 'usage'),
-				gte(creditTransaction.createdAt, since)
+				gte(creditTransaction.createdAt, from),
+				lt(creditTransaction.createdAt, to)
 			)
 		)
-		.groupBy(day, model);
+		.groupBy(dayOf, modelOf);
+	// Two requests may fill the same days at once: they compute the same sums, the first wins.
+	if (sums.length > 0) {
+		await db
+			.insert(creditUsageDaily)
+			.values(sums.map((row) => ({ userId, ...row })))
+			.onConflictDoNothing();
+	}
+	await db
+		.insert(creditUsageRollup)
+		.values({ userId, through: isoDay(to) })
+		.onConflictDoUpdate({
+			target: creditUsageRollup.userId,
+			set: { through: sql`greatest(${creditUsageRollup.through}, excluded.through)` }
+		});
+}
 
+function chartOf(
+	since: Date,
+	days: number,
+	rows: { day: string; model: string; credits: number }[]
+): UsageChart {
 	const byDate = new Map<string, UsageDay>();
 	for (let i = 0; i < days; i++) {
-		const date = new Date(since.getTime() + i * DAY).toISOString().slice(0, 10);
+		const date = isoDay(new Date(since.getTime() + i * DAY));
 		byDate.set(date, { date, total: 0, byModel: {} });
 	}
 	const perModel = new Map<string, number>();

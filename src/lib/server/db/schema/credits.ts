@@ -1,11 +1,14 @@
 import { sql } from 'drizzle-orm';
 import {
+	bigint,
 	bigserial,
 	check,
+	date,
 	index,
 	integer,
 	jsonb,
 	pgTable,
+	primaryKey,
 	text,
 	timestamp,
 	uniqueIndex,
@@ -172,6 +175,32 @@ export const creditOperation = pgTable('credit_operation', {
 	fingerprint: text('fingerprint').notNull(),
 	result: jsonb('result').notNull(),
 	createdAt: timestamptz('created_at').notNull().defaultNow()
+});
+
+/**
+ * Credits spent per user, UTC day and model, for the dashboard's usage chart: a cache of the
+ * ledger's usage rows, filled on read for days that are over (their rows can no longer change),
+ * so the chart reads ~30 rows instead of every reply of the month. Safe to truncate; it refills.
+ */
+export const creditUsageDaily = pgTable(
+	'credit_usage_daily',
+	{
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		day: date('day', { mode: 'string' }).notNull(),
+		model: text('model').notNull(),
+		credits: bigint('credits', { mode: 'number' }).notNull()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.day, t.model] })]
+);
+
+/** Per user: every day before `through` (within the chart's window) is in credit_usage_daily. */
+export const creditUsageRollup = pgTable('credit_usage_rollup', {
+	userId: text('user_id')
+		.primaryKey()
+		.references(() => user.id, { onDelete: 'cascade' }),
+	through: date('through', { mode: 'string' }).notNull()
 });
 
 export type CreditPackageRow = typeof creditPackage.$inferSelect;
