@@ -60,3 +60,47 @@ export interface CatalogOffer {
 	currency: string;
 	recurringInterval: 'day' | 'week' | 'month' | 'year' | null;
 }
+
+export type TransactionType =
+	'bonus' | 'purchase' | 'subscription' | 'grant' | 'usage' | 'refund' | 'expire' | 'adjust';
+
+export type PackageSource = 'signup_bonus' | 'purchase' | 'subscription' | 'admin_grant';
+export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked';
+
+export interface CreditPackageView {
+	id: string;
+	source: PackageSource | string;
+	name: string;
+	initialCredits: number;
+	remainingCredits: number;
+	status: PackageStatus;
+	expiresAt: string | null;
+	createdAt: string;
+}
+
+export interface CreditTransactionView {
+	id: string;
+	type: TransactionType;
+	amount: number;
+	balanceAfter: number;
+	packageId: string | null;
+	description: string;
+	metadata: Record<string, unknown>;
+	createdAt: string;
+}
+
+/** The history filter as the page's form and URL carry it (UTC dates, both included). */
+export interface HistoryFilterValues {
+	type: TransactionType | '';
+	from: string;
+	to: string;
+}
+
+export interface UsageChartData {
+	days: { date: string; total: number; byModel: Record<string, number> }[];
+	models: string[];
+	total: number;
+}
+
+/** A dashboard section's data, or the message to show where it failed to load. */
+export type Section<T> = { ok: true; data: T } | { ok: false; message: string };

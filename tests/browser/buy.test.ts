@@ -43,19 +43,24 @@ describe('buying credits in test mode, in a real browser', () => {
 		await expect.poll(() => page.getByText('Test mode — no payment.').isVisible()).toBe(true);
 		const offers = page.getByTestId('offer');
 		expect(await offers.count()).toBe(7);
-		await page.screenshot({ path: screenshotPath('buy-test-mode.png'), fullPage: true });
+		await page.screenshot({ path: screenshotPath('buy-01-test-mode'), fullPage: true });
 
-		const pack = offers.filter({ hasText: '1,000 credits' }).first();
+		const pack = offers.filter({
+			has: page.getByRole('heading', { name: '1,000 credits', exact: true })
+		});
+		expect(await pack.count()).toBe(1);
 		expect(await pack.textContent()).toContain('$5.00');
 		await pack.getByRole('button', { name: 'Buy (test mode)' }).click();
 		await page.waitForURL('**/dashboard/credits?checkout=success');
 
+		// The webhook ran before the redirect: the page says so at once instead of waiting.
+		await page.locator('[data-testid="checkout-status"] [data-state="arrived"]').waitFor();
+		expect(await page.getByTestId('checkout-status').textContent()).toContain(
+			'1,000 credits: +1,000 credits'
+		);
 		await expect.poll(() => badge(page)).toBe(1008);
-		await expect
-			.poll(() => page.getByText('1,000 credits', { exact: false }).first().isVisible())
-			.toBe(true);
 		await page.screenshot({
-			path: screenshotPath('credits-after-test-purchase.png'),
+			path: screenshotPath('buy-02-credits-after-purchase'),
 			fullPage: true
 		});
 	});

@@ -6,6 +6,7 @@ import {
 	grant,
 	LedgerError,
 	listTransactions,
+	parseCursor,
 	reserve,
 	revokeFromPackage,
 	settle,
@@ -389,12 +390,12 @@ describe.each(databaseKinds)('the credits ledger on %s', (kind) => {
 		});
 		const page2 = await listTransactions(db(), userId, {
 			limit: 2,
-			cursor: Number(page1.nextCursor)
+			cursor: parseCursor(page1.nextCursor!)
 		});
 		expect(page2.items.map((i) => i.balanceAfter)).toEqual([47, 48]);
 		const page3 = await listTransactions(db(), userId, {
 			limit: 2,
-			cursor: Number(page2.nextCursor)
+			cursor: parseCursor(page2.nextCursor!)
 		});
 		expect(page3.items.map((i) => i.type)).toEqual(['usage', 'purchase']);
 		expect(page3.nextCursor).toBeNull();

@@ -1,6 +1,6 @@
-import { and, desc, eq, gt, inArray, isNull, lt, or, type SQL } from 'drizzle-orm';
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { creditPackage, creditTransaction, transactionTypes } from '../db/schema';
+import { creditPackage } from '../db/schema';
 import { isExpired } from './allocation';
 import { reservedBy } from './ledger';
 import { packageStatus, type PackageStatus } from './status';
@@ -86,57 +86,4 @@ function byExpiry(
 	const ax = a.expiresAt?.getTime() ?? Infinity;
 	const bx = b.expiresAt?.getTime() ?? Infinity;
 	return ax - bx || a.createdAt.getTime() - b.createdAt.getTime();
-}
-
-export type TransactionType = (typeof transactionTypes)[number];
-
-export interface TransactionView {
-	id: string;
-	type: TransactionType;
-	amount: number;
-	balanceAfter: number;
-	packageId: string | null;
-	description: string;
-	metadata: Record<string, unknown>;
-	createdAt: string;
-}
-
-export interface TransactionPage {
-	items: TransactionView[];
-	/** Pass back as `cursor` for the next (older) page; null on the last page. */
-	nextCursor: string | null;
-}
-
-/**
- * A user's ledger, newest first, keyset-paginated on the row id: a page boundary never moves
- * when new rows arrive, and a deep page costs the same as the first.
- */
-export async function listTransactions(
-	db: Db,
-	userId: string,
-	options: { limit: number; cursor?: number | null; types?: TransactionType[] }
-): Promise<TransactionPage> {
-	const conditions: SQL[] = [eq(creditTransaction.userId, userId)];
-	if (options.cursor) conditions.push(lt(creditTransaction.id, options.cursor));
-	if (options.types?.length) conditions.push(inArray(creditTransaction.type, options.types));
-	const rows = await db
-		.select()
-		.from(creditTransaction)
-		.where(and(...conditions))
-		.orderBy(desc(creditTransaction.id))
-		.limit(options.limit + 1);
-	const page = rows.slice(0, options.limit);
-	return {
-		items: page.map((row) => ({
-			id: String(row.id),
-			type: row.type,
-			amount: row.amount,
-			balanceAfter: row.balanceAfter,
-			packageId: row.packageId,
-			description: row.description,
-			metadata: row.metadata,
-			createdAt: row.createdAt.toISOString()
-		})),
-		nextCursor: rows.length > options.limit ? String(page[page.length - 1].id) : null
-	};
 }

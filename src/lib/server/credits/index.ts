@@ -1,13 +1,20 @@
 // The ledger: the only code that writes credit packages, holds and ledger rows.
 export { adjust, type AdjustInput, type AdjustMode, type AdjustResult } from './adjust';
+export { balanceOf, ENDED_PACKAGES_DAYS, type BalanceView, type PackageView } from './balance';
 export {
-	balanceOf,
+	eachTransaction,
 	listTransactions,
-	type BalanceView,
-	type PackageView,
+	parseCursor,
+	CURSOR_PATTERN,
+	type Cursor,
+	type HistoryFilter,
 	type TransactionPage,
+	type TransactionType,
 	type TransactionView
-} from './balance';
+} from './history';
+export { nextExpiry, EXPIRY_NOTICE_DAYS, type ExpiryNotice } from './expiry-notice';
+export { creditsOverview, type CreditsOverview } from './overview';
+export { usageByDay, startOfUtcDay, type UsageChart, type UsageDay } from './usage-chart';
 export { LedgerError, type LedgerErrorCode } from './errors';
 export { sweep, expireDue, resolveStaleHolds, type SweepResult } from './expire';
 export {

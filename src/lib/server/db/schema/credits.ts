@@ -1,11 +1,14 @@
 import { sql } from 'drizzle-orm';
 import {
+	bigint,
 	bigserial,
 	check,
+	date,
 	index,
 	integer,
 	jsonb,
 	pgTable,
+	primaryKey,
 	text,
 	timestamp,
 	uniqueIndex,
@@ -113,8 +116,10 @@ export const creditTransaction = pgTable(
 		check('credit_transaction_balance_after_non_negative', sql`${t.balanceAfter} >= 0`),
 		check('credit_transaction_amount_non_zero', sql`${t.amount} <> 0`),
 		uniqueIndex('credit_transaction_idempotency_key_key').on(t.idempotencyKey),
-		index('credit_transaction_user_history_idx').on(t.userId, t.id.desc()),
-		index('credit_transaction_user_type_idx').on(t.userId, t.type, t.id.desc()),
+		// History is read newest first by (created_at, id): date filters and keyset pages are
+		// both ranges of these indexes, so a page costs the same at any depth or date.
+		index('credit_transaction_user_time_idx').on(t.userId, t.createdAt, t.id),
+		index('credit_transaction_user_type_time_idx').on(t.userId, t.type, t.createdAt, t.id),
 		index('credit_transaction_type_created_idx').on(t.type, t.createdAt.desc()),
 		index('credit_transaction_package_idx').on(t.packageId)
 	]
@@ -170,6 +175,32 @@ export const creditOperation = pgTable('credit_operation', {
 	fingerprint: text('fingerprint').notNull(),
 	result: jsonb('result').notNull(),
 	createdAt: timestamptz('created_at').notNull().defaultNow()
+});
+
+/**
+ * Credits spent per user, UTC day and model, for the dashboard's usage chart: a cache of the
+ * ledger's usage rows, filled on read for days that are over (their rows can no longer change),
+ * so the chart reads ~30 rows instead of every reply of the month. Safe to truncate; it refills.
+ */
+export const creditUsageDaily = pgTable(
+	'credit_usage_daily',
+	{
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		day: date('day', { mode: 'string' }).notNull(),
+		model: text('model').notNull(),
+		credits: bigint('credits', { mode: 'number' }).notNull()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.day, t.model] })]
+);
+
+/** Per user: every day before `through` (within the chart's window) is in credit_usage_daily. */
+export const creditUsageRollup = pgTable('credit_usage_rollup', {
+	userId: text('user_id')
+		.primaryKey()
+		.references(() => user.id, { onDelete: 'cascade' }),
+	through: date('through', { mode: 'string' }).notNull()
 });
 
 export type CreditPackageRow = typeof creditPackage.$inferSelect;

@@ -6,21 +6,46 @@ describe('transactions query', () => {
 		expect(transactionsQuery.parse({})).toEqual({ limit: 50 });
 	});
 
-	it('reads a limit, a cursor and a comma-separated type list', () => {
-		expect(transactionsQuery.parse({ limit: '100', cursor: '42', type: 'usage, refund' })).toEqual({
+	it('reads a limit, a cursor, a comma-separated type list and a date range', () => {
+		expect(
+			transactionsQuery.parse({
+				limit: '100',
+				cursor: '2026-11-01T09:30:00.123456Z_42',
+				type: 'usage, refund',
+				from: '2026-11-01',
+				to: '2026-11-30'
+			})
+		).toEqual({
 			limit: 100,
-			cursor: 42,
-			type: ['usage', 'refund']
+			cursor: { time: '2026-11-01T09:30:00.123456Z', id: 42 },
+			type: ['usage', 'refund'],
+			from: '2026-11-01',
+			to: '2026-11-30'
+		});
+	});
+
+	it('treats empty form fields as no filter', () => {
+		expect(transactionsQuery.parse({ type: '', from: '', to: '', cursor: '' })).toEqual({
+			limit: 50
 		});
 	});
 
 	it.each([
-		{ limit: '0' },
-		{ limit: '1e3' },
-		{ cursor: '0' },
-		{ cursor: '12345678901234567' },
-		{ type: '' }
-	])('refuses %o', (query) => {
-		expect(transactionsQuery.safeParse(query).success).toBe(false);
+		[{ limit: '0' }, 'limit'],
+		[{ limit: '1e3' }, 'limit'],
+		[{ cursor: '0' }, 'cursor'],
+		[{ cursor: '42' }, 'cursor'],
+		[{ cursor: '2026-11-01T09:30:00Z_42' }, 'cursor'],
+		[{ cursor: '2026-13-01T09:30:00.000000Z_42' }, 'cursor'],
+		[{ type: 'gift' }, 'type'],
+		[{ type: 'usage,,bonus' }, 'type'],
+		[{ from: '2026-02-30' }, 'from'],
+		[{ from: '30.11.2026' }, 'from'],
+		[{ to: '2026-11-31' }, 'to'],
+		[{ from: '2026-11-02', to: '2026-11-01' }, 'to']
+	])('refuses %o naming %s', (query, field) => {
+		const result = transactionsQuery.safeParse(query);
+		expect(result.success).toBe(false);
+		expect(result.error?.issues[0].path[0]).toBe(field);
 	});
 });

@@ -1,0 +1,125 @@
+import { and, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { creditTransaction } from '../db/schema';
+import type { TransactionType } from './ledger';
+
+export type { TransactionType };
+
+export interface TransactionView {
+	id: string;
+	type: TransactionType;
+	amount: number;
+	balanceAfter: number;
+	packageId: string | null;
+	description: string;
+	metadata: Record<string, unknown>;
+	createdAt: string;
+}
+
+export interface TransactionPage {
+	items: TransactionView[];
+	/** Pass back as `cursor` for the next (older) page; null on the last page. */
+	nextCursor: string | null;
+}
+
+/** Which rows of a user's history to show. `from` is inclusive, `to` exclusive. */
+export interface HistoryFilter {
+	types?: TransactionType[];
+	from?: Date;
+	to?: Date;
+}
+
+/**
+ * A page boundary: the last row's `created_at` (to the microsecond, as PostgreSQL stores it)
+ * and id, e.g. `2026-11-01T09:30:00.123456Z_4711`.
+ */
+export const CURSOR_PATTERN = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_([1-9]\d{0,15})$/;
+
+export interface Cursor {
+	time: string;
+	id: number;
+}
+
+/** The cursor in `value`, or null when it is not one this module wrote. */
+export function parseCursor(value: string): Cursor | null {
+	const match = CURSOR_PATTERN.exec(value);
+	if (!match || Number.isNaN(Date.parse(match[1]))) return null;
+	return { time: match[1], id: Number(match[2]) };
+}
+
+const cursorTime = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+function filterConditions(userId: string, filter: HistoryFilter): SQL[] {
+	const conditions: SQL[] = [eq(creditTransaction.userId, userId)];
+	if (filter.types?.length) conditions.push(inArray(creditTransaction.type, filter.types));
+	if (filter.from) conditions.push(gte(creditTransaction.createdAt, filter.from));
+	if (filter.to) conditions.push(lt(creditTransaction.createdAt, filter.to));
+	return conditions;
+}
+
+/**
+ * A user's ledger, newest first, keyset-paginated on (created_at, id): rows arriving later sort
+ * before the first page, so a page boundary never moves, and a deep page or a date range is
+ * one range of an index, as cheap as the first page.
+ */
+export async function listTransactions(
+	db: Db,
+	userId: string,
+	options: HistoryFilter & { limit: number; cursor?: Cursor | null }
+): Promise<TransactionPage> {
+	const conditions = filterConditions(userId, options);
+	if (options.cursor) {
+		conditions.push(
+			sql`(${creditTransaction.createdAt}, ${creditTransaction.id}) < (${options.cursor.time}::timestamptz, ${options.cursor.id})`
+		);
+	}
+	const rows = await db
+		.select({
+			id: creditTransaction.id,
+			type: creditTransaction.type,
+			amount: creditTransaction.amount,
+			balanceAfter: creditTransaction.balanceAfter,
+			packageId: creditTransaction.packageId,
+			description: creditTransaction.description,
+			metadata: creditTransaction.metadata,
+			createdAt: creditTransaction.createdAt,
+			cursorTime
+		})
+		.from(creditTransaction)
+		.where(and(...conditions))
+		.orderBy(desc(creditTransaction.createdAt), desc(creditTransaction.id))
+		.limit(options.limit + 1);
+	const page = rows.slice(0, options.limit);
+	const last = page[page.length - 1];
+	return {
+		items: page.map((row) => ({
+			id: String(row.id),
+			type: row.type,
+			amount: row.amount,
+			balanceAfter: row.balanceAfter,
+			packageId: row.packageId,
+			description: row.description,
+			metadata: row.metadata,
+			createdAt: row.createdAt.toISOString()
+		})),
+		nextCursor: rows.length > options.limit ? `${last.cursorTime}_${last.id}` : null
+	};
+}
+
+/**
+ * Every row of a user's filtered history, newest first, read page by page so that an export
+ * of a million rows never holds more than one page in memory.
+ */
+export async function* eachTransaction(
+	db: Db,
+	userId: string,
+	filter: HistoryFilter,
+	pageSize = 1000
+): AsyncGenerator<TransactionView> {
+	let cursor: Cursor | null = null;
+	do {
+		const page = await listTransactions(db, userId, { ...filter, limit: pageSize, cursor });
+		yield* page.items;
+		cursor = page.nextCursor ? parseCursor(page.nextCursor) : null;
+	} while (cursor);
+}

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { cursorField, historyFilterFields } from '$lib/server/http/history-query';
+
+/** The dashboard's URL: the history filter (a GET form, so it works without JavaScript) and page. */
+export const creditsPageQuery = z
+	.object({ ...historyFilterFields, cursor: cursorField })
+	.refine((q) => !q.from || !q.to || q.from <= q.to, {
+		path: ['to'],
+		message: 'must not be before from'
+	});
