@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import type { Executor } from '../credits/transaction';
 import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/schema';
 
 export const MAX_TITLE_LENGTH = 80;
@@ -68,7 +69,7 @@ export function chatMessages(db: Db, chatId: string): Promise<ChatMessageRow[]> 
 
 /** Stores a message (a regenerated reply replaces the one with the same id). */
 export async function saveMessage(
-	db: Db,
+	db: Executor,
 	message: {
 		chatId: string;
 		id: string;
@@ -91,16 +92,27 @@ export async function saveMessage(
 		.where(eq(chat.id, message.chatId));
 }
 
-/** Deletes messages after a given one (regenerate drops the replies it replaces). */
-export async function deleteMessagesAfter(
+/**
+ * Stores the user's question as the chat's latest message, in one transaction: messages after
+ * it are dropped first (regenerate and edit replace the replies that followed).
+ */
+export async function saveQuestion(
 	db: Db,
-	chatId: string,
-	messageId: string
+	question: { chatId: string; id: string; userId: string; text: string }
 ): Promise<void> {
-	await db.execute(sql`
-		delete from chat_message
-		where chat_id = ${chatId}
-		  and created_at > (select created_at from chat_message where chat_id = ${chatId} and id = ${messageId})`);
+	await db.transaction(async (tx) => {
+		await tx.execute(sql`
+			delete from chat_message
+			where chat_id = ${question.chatId}
+			  and created_at > (select created_at from chat_message where chat_id = ${question.chatId} and id = ${question.id})`);
+		await saveMessage(tx, {
+			chatId: question.chatId,
+			id: question.id,
+			userId: question.userId,
+			role: 'user',
+			parts: [{ type: 'text', text: question.text }]
+		});
+	});
 }
 
 export async function renameChat(

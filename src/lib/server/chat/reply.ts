@@ -20,7 +20,7 @@ import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
 import type { ReplyReceipt } from '../../types';
 import { AppError } from '../errors';
-import { chatById, createChat, deleteMessagesAfter, saveMessage } from './history';
+import { chatById, createChat, saveMessage, saveQuestion } from './history';
 import type { ModelRegistry } from './models';
 import { promptTokens, tokensIn } from './tokens';
 
@@ -121,14 +121,20 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		await voidHold(db, { holdId: hold.holdId });
 		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
 	}
-	await deleteMessagesAfter(db, chat.id, question.id);
-	await saveMessage(db, {
+	// The question is written while the model already works on it; the reply is streamed to the
+	// browser only once the question is stored (see `execute` below).
+	const questionSaved = saveQuestion(db, {
 		chatId: chat.id,
 		id: question.id,
 		userId: request.userId,
-		role: 'user',
-		parts: [{ type: 'text', text: question.text }]
-	});
+		text: question.text
+	}).then(
+		() => true,
+		(error: unknown) => {
+			console.error(`[chat] storing the question of chat ${chat.id} failed`, error);
+			return false;
+		}
+	);
 
 	const replyId = generateId();
 	let streamed = '';
@@ -165,6 +171,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 				aborted: outcome.aborted
 			}
 		});
+		if (!(await questionSaved)) return;
 		const receipt: ReplyReceipt = {
 			model: model.id,
 			inputTokens,
@@ -223,12 +230,22 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	// Keep reading even when the browser is gone, so the reply is always settled.
 	void result.consumeStream({ onError: () => {} });
 
-	const failed = (error: unknown) => `The model failed: ${errorMessage(error)}`;
+	const failed = (error: unknown) =>
+		error instanceof AppError ? error.message : `The model failed: ${errorMessage(error)}`;
 	// Merged through createUIMessageStream so that an upstream connection dying mid-stream ends
 	// the reply with an error chunk instead of a broken HTTP response.
 	const stream = createUIMessageStream({
-		execute: ({ writer }) =>
-			writer.merge(result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed })),
+		execute: async ({ writer }) => {
+			if (!(await questionSaved)) {
+				stop.abort();
+				throw new AppError(
+					500,
+					'question_not_stored',
+					'Your message could not be stored. Please try again.'
+				);
+			}
+			writer.merge(result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }));
+		},
 		onError: failed
 	});
 	return createUIMessageStreamResponse({ stream: cancellable(stream, stop) });
