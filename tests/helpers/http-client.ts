@@ -42,16 +42,17 @@ export class HttpClient {
 	}
 }
 
-/** A client signed in as a new account (the form sign-up, as a browser without JavaScript). */
-export async function signedUpClient(
+/** A new account, signed in: its client and user id (a form sign-up, as without JavaScript). */
+export async function signUp(
 	baseUrl: string,
 	email: string,
 	name = 'Test user'
-): Promise<HttpClient> {
+): Promise<{ client: HttpClient; userId: string }> {
 	const client = new HttpClient(baseUrl);
 	const response = await client.postForm('/signup', { name, email, password: 'correct horse' });
 	if (response.status !== 303 || !client.hasSession()) {
 		throw new Error(`Sign-up of ${email} failed with ${response.status}: ${await response.text()}`);
 	}
-	return client;
+	const { userId } = await (await client.get('/api/credits')).json();
+	return { client, userId };
 }

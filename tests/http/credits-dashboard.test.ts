@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grant, reserve, settle } from '../../src/lib/server/credits';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient } from '../helpers/http-client';
+import { HttpClient, signUp } from '../helpers/http-client';
 
 describe('credits dashboard, transactions filters and CSV export on the built app', () => {
 	let app: AppServer;
@@ -11,18 +11,6 @@ describe('credits dashboard, transactions filters and CSV export on the built ap
 	let database: Database;
 	let owner: { client: HttpClient; userId: string };
 	let other: { client: HttpClient; userId: string };
-
-	async function signUp(email: string) {
-		const client = new HttpClient(app.url);
-		const response = await client.postForm('/signup', {
-			name: 'T',
-			email,
-			password: 'correct horse'
-		});
-		expect(response.status).toBe(303);
-		const [row] = await sql`select id from "user" where email = ${email}`;
-		return { client, userId: row.id as string };
-	}
 
 	async function reply(
 		userId: string,
@@ -58,8 +46,8 @@ describe('credits dashboard, transactions filters and CSV export on the built ap
 		app = await startAppServer({ SWEEP_INTERVAL_SECONDS: '0', SIGNUP_BONUS_CREDITS: '0' });
 		sql = postgres(app.databaseUrl, { max: 1 });
 		database = openDatabase({ url: app.databaseUrl, dataDir: null, maxConnections: 2 });
-		owner = await signUp('owner@example.com');
-		other = await signUp('other@example.com');
+		owner = await signUp(app.url, 'owner@example.com');
+		other = await signUp(app.url, 'other@example.com');
 		await grant(database.db, {
 			userId: owner.userId,
 			source: 'purchase',

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grant } from '../../src/lib/server/credits';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient } from '../helpers/http-client';
+import { signUp } from '../helpers/http-client';
 
 const run = promisify(execFile);
 
@@ -25,18 +25,6 @@ describe('credits API and CLI on the built app', () => {
 		await app?.stop();
 	});
 
-	async function signUp(email: string) {
-		const client = new HttpClient(app.url);
-		const response = await client.postForm('/signup', {
-			name: 'T',
-			email,
-			password: 'correct horse'
-		});
-		expect(response.status).toBe(303);
-		const [row] = await sql`select id from "user" where email = ${email}`;
-		return { client, userId: row.id as string };
-	}
-
 	/** Runs `npm run credits -- …` against the app's database; never throws. */
 	const cli = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
 		run(process.execPath, ['--import', 'tsx', 'src/cli/credits.ts', ...args], {
@@ -50,7 +38,7 @@ describe('credits API and CLI on the built app', () => {
 		Number((await sql`select count(*) from credit_transaction`)[0].count);
 
 	it('gives every new user the signup bonus, visible in the API', async () => {
-		const { client, userId } = await signUp('bonus@example.com');
+		const { client, userId } = await signUp(app.url, 'bonus@example.com');
 		const response = await client.get('/api/credits');
 		expect(response.status).toBe(200);
 		const body = await response.json();
@@ -108,7 +96,10 @@ describe('credits API and CLI on the built app', () => {
 		['cursor=-1', 'cursor'],
 		['cursor=abc', 'cursor']
 	])('refuses ?%s with a 400 naming the field', async (query, field) => {
-		const { client } = await signUp(`bad-${field}-${query.length}-${Math.random()}@example.com`);
+		const { client } = await signUp(
+			app.url,
+			`bad-${field}-${query.length}-${Math.random()}@example.com`
+		);
 		const before = await ledgerRows();
 		const response = await client.get(`/api/credits/transactions?${query}`);
 		expect(response.status).toBe(400);
@@ -119,8 +110,8 @@ describe('credits API and CLI on the built app', () => {
 	});
 
 	it('pages through history newest first, filters by type, and shows only the caller’s rows', async () => {
-		const { client, userId } = await signUp('pages@example.com');
-		const { userId: otherId } = await signUp('other@example.com');
+		const { client, userId } = await signUp(app.url, 'pages@example.com');
+		const { userId: otherId } = await signUp(app.url, 'other@example.com');
 		for (let i = 0; i < 3; i++) {
 			await grant(database.db, {
 				userId,
@@ -160,7 +151,7 @@ describe('credits API and CLI on the built app', () => {
 	});
 
 	it('sweeps expired packages inside the server', async () => {
-		const { client, userId } = await signUp('expiry@example.com');
+		const { client, userId } = await signUp(app.url, 'expiry@example.com');
 		const now = new Date();
 		await grant(database.db, {
 			userId,
@@ -184,7 +175,7 @@ describe('credits API and CLI on the built app', () => {
 	});
 
 	it('npm run credits: balance, grant with a reason, history and verify', async () => {
-		await signUp('cli@example.com');
+		await signUp(app.url, 'cli@example.com');
 		const refused = await cli('grant', 'cli@example.com', '100', '--days', '10');
 		expect(refused.code).toBe(1);
 		expect(refused.stderr).toContain('--reason');

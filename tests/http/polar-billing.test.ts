@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../config/credit-packs';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { signedUpClient } from '../helpers/http-client';
+import { signUp } from '../helpers/http-client';
 import { polarOrder, refunded } from '../helpers/polar-events';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 
@@ -67,7 +67,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('lists the public products that grant credits, with price per 1,000 and the interval, cached', async () => {
-		const client = await signedUpClient(app.url, 'catalog@example.com');
+		const client = (await signUp(app.url, 'catalog@example.com')).client;
 		const page = await (await client.get('/dashboard/buy')).text();
 		const again = await client.get('/dashboard/buy');
 		expect(again.status).toBe(200);
@@ -87,8 +87,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('sends Buy to a Polar checkout for our user id, coming back to the credits page', async () => {
-		const client = await signedUpClient(app.url, 'buyer@example.com', 'Buyer');
-		const [{ id: userId }] = await sql`select id from "user" where email = 'buyer@example.com'`;
+		const { client, userId } = await signUp(app.url, 'buyer@example.com', 'Buyer');
 		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;
 
 		const response = await client.postForm('/dashboard/buy?/buy', { productId: monthly.id });
@@ -109,7 +108,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('refuses a product that is not on offer, inline, without calling Polar', async () => {
-		const client = await signedUpClient(app.url, 'tamper@example.com');
+		const client = (await signUp(app.url, 'tamper@example.com')).client;
 		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;
 		for (const productId of ['prod_does_not_exist', '']) {
 			const response = await client.postForm('/dashboard/buy?/buy', { productId });
@@ -120,7 +119,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('explains a Polar outage at checkout instead of failing with a 500', async () => {
-		const client = await signedUpClient(app.url, 'outage@example.com');
+		const client = (await signUp(app.url, 'outage@example.com')).client;
 		await client.get('/dashboard/buy'); // the catalog is cached from here on
 		polar.failWith = 500;
 		const page = await client.get('/dashboard/buy');
@@ -133,8 +132,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('opens the customer portal for buyers and explains it to everyone else', async () => {
-		const client = await signedUpClient(app.url, 'portal@example.com');
-		const [{ id: userId }] = await sql`select id from "user" where email = 'portal@example.com'`;
+		const { client, userId } = await signUp(app.url, 'portal@example.com');
 
 		const none = await client.get('/dashboard/billing/portal');
 		expect(none.status).toBe(200);
@@ -155,8 +153,6 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		expect(await down.text()).toContain('could not open the billing portal');
 	});
 
-	const userIdOf = async (email: string) =>
-		((await sql`select id from "user" where email = ${email}`)[0]?.id as string) ?? null;
 	const packagesOf = (orderId: string) =>
 		sql`select source, initial_credits, remaining_credits, revoked_credits
 			from credit_package where polar_order_id = ${orderId}`;
@@ -176,8 +172,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		);
 
 	it('npm run polar:reconcile grants missed orders once, applies missed refunds, reports failures', async () => {
-		await signedUpClient(app.url, 'missed@example.com');
-		const userId = await userIdOf('missed@example.com');
+		const { userId } = await signUp(app.url, 'missed@example.com');
 		const missed = polarOrder({ userId, product: { metadata: { credits: 300 } } });
 		const refundedLater = refunded(
 			polarOrder({ userId, product: { metadata: { credits: 1000 } }, netAmount: 1000 }),
@@ -220,10 +215,10 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('gives admins a reconcile button, and nobody else', async () => {
-		const admin = await signedUpClient(app.url, 'admin@example.com');
-		const user = await signedUpClient(app.url, 'nosy@example.com');
+		const admin = (await signUp(app.url, 'admin@example.com')).client;
+		const { client: user, userId } = await signUp(app.url, 'nosy@example.com');
 		const order = polarOrder({
-			userId: await userIdOf('nosy@example.com'),
+			userId,
 			product: { metadata: { credits: 40 } }
 		});
 		polar.orders.push(order);
@@ -257,7 +252,7 @@ describe('a Polar outage before the catalog was ever loaded', () => {
 			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET
 		});
 		try {
-			const client = await signedUpClient(app.url, 'early@example.com');
+			const client = (await signUp(app.url, 'early@example.com')).client;
 			const page = await client.get('/dashboard/buy');
 			expect(page.status).toBe(200);
 			expect(await page.text()).toContain('The shop is unavailable right now');
@@ -348,7 +343,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	});
 
 	it('offers the packs of config/credit-packs.ts and grants one through a stored, signed delivery', async () => {
-		const client = await signedUpClient(app.url, 'tester@example.com');
+		const client = (await signUp(app.url, 'tester@example.com')).client;
 		const page = await (await client.get('/dashboard/buy')).text();
 		expect(page).toContain('Test mode — no payment.');
 		for (const pack of creditPacks) expect(page).toContain(pack.name);
@@ -377,7 +372,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	});
 
 	it('grants a subscription pack until the next cycle plus 7 days', async () => {
-		const client = await signedUpClient(app.url, 'subscriber@example.com');
+		const client = (await signUp(app.url, 'subscriber@example.com')).client;
 		const response = await client.postForm('/dashboard/buy?/buy', {
 			productId: 'test_monthly-2000'
 		});
@@ -391,7 +386,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	});
 
 	it('refuses an unknown pack inline and grants nothing', async () => {
-		const client = await signedUpClient(app.url, 'forger@example.com');
+		const client = (await signUp(app.url, 'forger@example.com')).client;
 		const response = await client.postForm('/dashboard/buy?/buy', {
 			productId: 'test_pack-999999'
 		});
@@ -401,9 +396,9 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	});
 
 	it('shows admins every webhook delivery, filtered by outcome', async () => {
-		const buyer = await signedUpClient(app.url, 'watched@example.com');
+		const buyer = (await signUp(app.url, 'watched@example.com')).client;
 		await buyer.postForm('/dashboard/buy?/buy', { productId: 'test_pack-200' });
-		const admin = await signedUpClient(app.url, 'root@example.com');
+		const admin = (await signUp(app.url, 'root@example.com')).client;
 
 		const all = await admin.get('/admin/webhooks');
 		expect(all.status).toBe(200);
@@ -422,7 +417,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	});
 
 	it('turns purchases off in production without a token or POLAR_TEST_MODE', async () => {
-		const client = await signedUpClient(off.url, 'nobuy@example.com');
+		const client = (await signUp(off.url, 'nobuy@example.com')).client;
 		const page = await client.get('/dashboard/buy');
 		expect(page.status).toBe(200);
 		const html = await page.text();

@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient } from '../helpers/http-client';
+import { signUp } from '../helpers/http-client';
 import { expectNoDrift } from '../helpers/ledger';
 import {
 	newWebhookSecret,
@@ -33,18 +33,6 @@ describe('POST /api/webhooks/polar on the built app', () => {
 		await app?.stop();
 	});
 
-	async function signUp(email: string) {
-		const client = new HttpClient(app.url);
-		const response = await client.postForm('/signup', {
-			name: 'T',
-			email,
-			password: 'correct horse'
-		});
-		expect(response.status).toBe(303);
-		const [row] = await sql`select id from "user" where email = ${email}`;
-		return { client, userId: row.id as string };
-	}
-
 	/** Posts a delivery as Polar does: JSON, no cookie, no Origin header. */
 	const post = (delivery: Pick<SignedDelivery, 'body' | 'headers'>) =>
 		fetch(`${app.url}/api/webhooks/polar`, {
@@ -62,7 +50,7 @@ describe('POST /api/webhooks/polar on the built app', () => {
 	};
 
 	it('grants the package of a paid order; the buyer sees it in /api/credits', async () => {
-		const { client, userId } = await signUp('buyer@example.com');
+		const { client, userId } = await signUp(app.url, 'buyer@example.com');
 		const order = polarOrder({
 			userId,
 			product: { name: '1,000 credits', metadata: { credits: '1000', validity_period: '365' } }
@@ -96,7 +84,7 @@ describe('POST /api/webhooks/polar on the built app', () => {
 	});
 
 	it('20 concurrent copies of one delivery: twenty 2xx, one stored delivery, one package', async () => {
-		const { userId } = await signUp('concurrent@example.com');
+		const { userId } = await signUp(app.url, 'concurrent@example.com');
 		const signed = signDelivery(orderPaid(polarOrder({ userId })), { secret });
 		const responses = await Promise.all(Array.from({ length: 20 }, () => post(signed)));
 		expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
@@ -114,7 +102,7 @@ describe('POST /api/webhooks/polar on the built app', () => {
 	});
 
 	it('the same order under a new webhook-id gets no second package', async () => {
-		const { userId } = await signUp('twice@example.com');
+		const { userId } = await signUp(app.url, 'twice@example.com');
 		const event = orderPaid(polarOrder({ userId }));
 		const answers = await Promise.all(
 			Array.from({ length: 5 }, async () => (await post(signDelivery(event, { secret }))).json())
@@ -133,7 +121,7 @@ describe('POST /api/webhooks/polar on the built app', () => {
 	});
 
 	it('refuses forged, stale and unsigned deliveries with 403 and writes nothing', async () => {
-		const { userId } = await signUp('forged@example.com');
+		const { userId } = await signUp(app.url, 'forged@example.com');
 		const event = orderPaid(polarOrder({ userId }));
 		const genuine = signDelivery(event, { secret });
 		const unsigned = { ...genuine.headers, 'webhook-signature': '' };
@@ -186,7 +174,7 @@ describe('POST /api/webhooks/polar on the built app', () => {
 	});
 
 	it('applies a partial then a full refund over HTTP', async () => {
-		const { client, userId } = await signUp('refund@example.com');
+		const { client, userId } = await signUp(app.url, 'refund@example.com');
 		const order = polarOrder({
 			userId,
 			netAmount: 2000,

@@ -1,21 +1,11 @@
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../../../config/credit-packs';
+import type { CatalogOffer } from '../../types';
 import type { Polar } from './polar';
 import { creditsOfProduct } from './products';
 
-/** One thing a user can buy, as the buy page shows it. */
-export interface CatalogItem {
-	productId: string;
-	name: string;
-	description: string | null;
-	credits: number;
-	/** Days each package stays valid; null = never (subscriptions: next cycle + 7 days). */
-	validityDays: number | null;
-	/** In minor units (cents) of `currency`. */
-	priceAmount: number;
-	currency: string;
-	recurringInterval: 'day' | 'week' | 'month' | 'year' | null;
-}
+/** One thing a user can buy, exactly as the buy page shows it. */
+export type CatalogItem = CatalogOffer;
 
 export interface Catalog {
 	items: CatalogItem[];

@@ -3,16 +3,14 @@ import { z } from 'zod';
 import { startPurchase } from '$lib/server/billing/purchase';
 import { AppError } from '$lib/server/errors';
 import { runtime } from '$lib/server/runtime';
-import type { CatalogOffer } from '$lib/types';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async () => {
 	const { billing } = await runtime();
 	const catalog = await billing.catalog();
-	const offers: CatalogOffer[] = catalog.items;
 	return {
 		mode: billing.mode,
-		offers,
+		offers: catalog.items,
 		staleSince: catalog.staleSince?.toISOString() ?? null,
 		unavailable: catalog.unavailable
 	};
