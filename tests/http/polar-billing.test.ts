@@ -53,7 +53,9 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 			POLAR_ACCESS_TOKEN: polar.token,
 			POLAR_API_URL: polar.url,
 			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET,
-			ADMIN_EMAILS: 'admin@example.com'
+			ADMIN_EMAILS: 'admin@example.com',
+			// These tests reconcile on purpose; the scheduled job must not do it for them.
+			POLAR_RECONCILE_INTERVAL_SECONDS: '0'
 		});
 		sql = postgres(app.databaseUrl, { max: 1 });
 	});
@@ -239,6 +241,48 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		const down = await admin.postForm('/admin?/reconcile', { days: '7' });
 		expect(down.status).toBe(502);
 		expect(await down.text()).toContain('Polar did not answer; nothing was changed.');
+	});
+});
+
+describe('the scheduled reconciliation inside the server', () => {
+	it('grants a paid order whose webhook never came, without anyone asking', async () => {
+		const polar = await startPolarApiServer();
+		const app = await startAppServer({
+			POLAR_ACCESS_TOKEN: polar.token,
+			POLAR_API_URL: polar.url,
+			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET,
+			POLAR_RECONCILE_INTERVAL_SECONDS: '1'
+		});
+		const sql = postgres(app.databaseUrl, { max: 1 });
+		try {
+			const { userId } = await signUp(app.url, 'patient@example.com');
+			const order = polarOrder({ userId, product: { metadata: { credits: 120 } } });
+			polar.orders.push(order);
+			await expect
+				.poll(
+					async () =>
+						(
+							await sql`select initial_credits from credit_package where polar_order_id = ${order.id}`
+						).length,
+					{ timeout: 20_000, interval: 250 }
+				)
+				.toBe(1);
+			expect(app.output()).toContain('[polar-reconcile]');
+			// Later runs find it granted and change nothing.
+			const listed = polar.requests.filter((r) => r.path === '/v1/orders/').length;
+			await expect
+				.poll(() => polar.requests.filter((r) => r.path === '/v1/orders/').length, {
+					timeout: 10_000
+				})
+				.toBeGreaterThan(listed);
+			expect(
+				await sql`select count(*)::int as n from credit_package where polar_order_id = ${order.id}`
+			).toEqual([{ n: 1 }]);
+		} finally {
+			await sql.end();
+			await app.stop();
+			await polar.close();
+		}
 	});
 });
 

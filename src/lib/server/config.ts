@@ -33,7 +33,8 @@ const schema = z.object({
 	POLAR_SERVER: z.enum(['sandbox', 'production']).default('sandbox'),
 	POLAR_API_URL: z.url().optional(),
 	POLAR_WEBHOOK_SECRET: z.string().trim().optional(),
-	POLAR_TEST_MODE: z.enum(['true', 'false', '1', '0']).optional()
+	POLAR_TEST_MODE: z.enum(['true', 'false', '1', '0']).optional(),
+	POLAR_RECONCILE_INTERVAL_SECONDS: wholeNumber(3600)
 });
 
 export interface ChatConfig {
@@ -72,6 +73,8 @@ export interface PolarConfig {
 	webhookSecret: string | undefined;
 	/** POLAR_TEST_MODE as given; unset = on in development when there is no access token. */
 	testMode: boolean | undefined;
+	/** How often each instance reconciles recent Polar orders (0 = never). */
+	reconcileIntervalSeconds: number;
 }
 
 export function readConfig(env: Record<string, string | undefined>): Config {
@@ -111,7 +114,8 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 			testMode:
 				parsed.POLAR_TEST_MODE === undefined
 					? undefined
-					: ['true', '1'].includes(parsed.POLAR_TEST_MODE)
+					: ['true', '1'].includes(parsed.POLAR_TEST_MODE),
+			reconcileIntervalSeconds: parsed.POLAR_RECONCILE_INTERVAL_SECONDS
 		}
 	};
 }

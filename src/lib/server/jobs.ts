@@ -1,34 +1,68 @@
+import { reconcileOrders } from './billing/reconcile';
+import type { Polar } from './billing/polar';
 import { sweep } from './credits';
 import type { Db } from './db/client';
 
+/** How far back the scheduled reconciliation looks; `npm run polar:reconcile` goes further. */
+export const RECONCILE_WINDOW_DAYS = 3;
+
 /**
- * Runs the ledger sweep (expired packages, holds whose process died) every `intervalSeconds`
- * inside the server. Safe on every instance at once: the sweep re-checks each row under its
- * user's lock. Returns a function that stops it.
+ * Runs `work` every `intervalSeconds` inside the server (first after `firstAfterMs`), never two
+ * runs at once, logging what it reports and any failure. Returns a function that stops it.
  */
-export function startSweeps(db: Db, intervalSeconds: number): () => void {
+function every(
+	name: string,
+	intervalSeconds: number,
+	firstAfterMs: number,
+	work: () => Promise<string | null>
+): () => void {
 	if (intervalSeconds <= 0) return () => {};
 	let running = false;
 	const run = async () => {
 		if (running) return;
 		running = true;
 		try {
-			const result = await sweep(db);
-			const changed = Object.values(result).some((n) => n > 0);
-			if (changed) console.log('[sweep]', JSON.stringify(result));
+			const report = await work();
+			if (report) console.log(`[${name}]`, report);
 		} catch (error) {
-			console.error('[sweep] failed; will retry on the next interval', error);
+			console.error(`[${name}] failed; will retry on the next interval`, error);
 		} finally {
 			running = false;
 		}
 	};
 	const timer = setInterval(run, intervalSeconds * 1000);
-	// Never keep the process alive just for the sweep.
+	// Never keep the process alive just for a job.
 	timer.unref();
-	const first = setTimeout(run, 1000);
+	const first = setTimeout(run, firstAfterMs);
 	first.unref();
 	return () => {
 		clearInterval(timer);
 		clearTimeout(first);
 	};
+}
+
+/**
+ * The ledger sweep (expired packages, holds whose process died). Safe on every instance at once:
+ * the sweep re-checks each row under its user's lock.
+ */
+export function startSweeps(db: Db, intervalSeconds: number): () => void {
+	return every('sweep', intervalSeconds, 1000, async () => {
+		const result = await sweep(db);
+		return Object.values(result).some((n) => n > 0) ? JSON.stringify(result) : null;
+	});
+}
+
+/**
+ * Polar reconciliation: grants paid orders of the last few days whose webhook never arrived
+ * (Polar disables a failing endpoint and skips its pending events) and applies missed refunds.
+ * Safe on every instance at once: each order grants at most once.
+ */
+export function startReconciliation(db: Db, polar: Polar, intervalSeconds: number): () => void {
+	return every('polar-reconcile', intervalSeconds, 5000, async () => {
+		const result = await reconcileOrders(db, polar, { days: RECONCILE_WINDOW_DAYS });
+		const { granted, refunded, failed } = result;
+		return granted.length || refunded.length || failed.length
+			? JSON.stringify({ checked: result.checked, granted, refunded, failed })
+			: null;
+	});
 }

@@ -8,7 +8,7 @@ import { resolveAuthSecret } from './auth/secret';
 import { readConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { createModelRegistry, type ModelRegistry } from './chat/models';
-import { startSweeps } from './jobs';
+import { startReconciliation, startSweeps } from './jobs';
 
 const DEV_URL = 'http://localhost:5173';
 
@@ -54,10 +54,15 @@ async function createRuntime(): Promise<Runtime> {
 		adminEmails: config.adminEmails,
 		signupBonus: config.signupBonus
 	});
-	const stopSweeps = startSweeps(database.db, config.sweepIntervalSeconds);
+	const stopJobs = [startSweeps(database.db, config.sweepIntervalSeconds)];
+	if (billing.polar) {
+		stopJobs.push(
+			startReconciliation(database.db, billing.polar, config.polar.reconcileIntervalSeconds)
+		);
+	}
 	// `node build` never exits on SIGTERM while a database client is open.
 	process.once('sveltekit:shutdown', () => {
-		stopSweeps();
+		for (const stop of stopJobs) stop();
 		void database.close();
 	});
 	const models = createModelRegistry(config.chat);

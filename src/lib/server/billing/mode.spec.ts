@@ -11,6 +11,7 @@ const polar = (overrides: Partial<PolarConfig> = {}): PolarConfig => ({
 	apiUrl: undefined,
 	webhookSecret: undefined,
 	testMode: undefined,
+	reconcileIntervalSeconds: 0,
 	...overrides
 });
 
