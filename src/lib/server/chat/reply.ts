@@ -1,10 +1,10 @@
 import {
 	convertToModelMessages,
-	createUIMessageStream,
 	createUIMessageStreamResponse,
 	generateId,
 	streamText,
-	type UIMessage
+	type UIMessage,
+	type UIMessageChunk
 } from 'ai';
 import { eq, inArray } from 'drizzle-orm';
 import type { ChatConfig } from '../config';
@@ -232,36 +232,59 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 
 	const failed = (error: unknown) =>
 		error instanceof AppError ? error.message : `The model failed: ${errorMessage(error)}`;
-	// Merged through createUIMessageStream so that an upstream connection dying mid-stream ends
-	// the reply with an error chunk instead of a broken HTTP response.
-	const stream = createUIMessageStream({
-		execute: async ({ writer }) => {
-			if (!(await questionSaved)) {
-				stop.abort();
-				throw new AppError(
-					500,
-					'question_not_stored',
-					'Your message could not be stored. Please try again.'
-				);
-			}
-			writer.merge(result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }));
-		},
-		onError: failed
-	});
-	return createUIMessageStreamResponse({ stream: cancellable(stream, stop) });
+	const stream = replyStream(
+		result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }),
+		{ questionSaved, stop, failed }
+	);
+	return createUIMessageStreamResponse({ stream });
 }
 
-/** A stream that aborts `controller` when its reader cancels it (the browser went away). */
-function cancellable<T>(stream: ReadableStream<T>, controller: AbortController): ReadableStream<T> {
-	const reader = stream.getReader();
-	return new ReadableStream<T>({
+/**
+ * The reply as the browser gets it, in one stream layer: it starts once the question is stored,
+ * turns an upstream that dies mid-stream into an error chunk (not a broken response), and aborts
+ * the model call (through `stop`) when the browser cancels it: Stop, a closed tab.
+ */
+function replyStream(
+	source: ReadableStream<UIMessageChunk>,
+	options: {
+		questionSaved: Promise<boolean>;
+		stop: AbortController;
+		failed: (error: unknown) => string;
+	}
+): ReadableStream<UIMessageChunk> {
+	const reader = source.getReader();
+	let started = false;
+	const fail = (target: ReadableStreamDefaultController<UIMessageChunk>, error: unknown) => {
+		target.enqueue({ type: 'error', errorText: options.failed(error) });
+		target.close();
+	};
+	return new ReadableStream<UIMessageChunk>({
 		async pull(target) {
-			const { done, value } = await reader.read();
-			if (done) target.close();
-			else target.enqueue(value);
+			if (!started) {
+				started = true;
+				if (!(await options.questionSaved)) {
+					options.stop.abort();
+					void reader.cancel().catch(() => {});
+					return fail(
+						target,
+						new AppError(
+							500,
+							'question_not_stored',
+							'Your message could not be stored. Please try again.'
+						)
+					);
+				}
+			}
+			try {
+				const { done, value } = await reader.read();
+				if (done) target.close();
+				else target.enqueue(value);
+			} catch (error) {
+				fail(target, error);
+			}
 		},
 		cancel(reason) {
-			controller.abort(reason);
+			options.stop.abort(reason);
 			return reader.cancel(reason);
 		}
 	});
