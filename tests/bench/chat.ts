@@ -22,9 +22,8 @@
  *   BENCH_APP_NODE_OPTIONS  NODE_OPTIONS for the app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
  *   BENCH_SMOKE=1        a tiny run of a few seconds (CI)
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,8 +33,18 @@ import { verify } from '../../src/lib/server/credits';
 import { openDatabase, selectRows, type Db } from '../../src/lib/server/db/client';
 import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
+import { sseData } from '../helpers/sse';
 import { DEFAULT_REPLY, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
-import { checkInterrupted, createDatabase, onCleanup, openServer, runBenchmark } from './harness';
+import {
+	checkInterrupted,
+	createDatabase,
+	ensureBuild,
+	onCleanup,
+	openServer,
+	percentile,
+	positiveInt,
+	runBenchmark
+} from './harness';
 
 const TARGET_ADDED_TTFT_MS = { p50: 5, p99: 20 } as const;
 const MODEL = 'bench';
@@ -69,29 +78,8 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
 	};
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-	const value = env[name];
-	if (value === undefined || value === '') return undefined;
-	if (!/^[1-9]\d*$/.test(value))
-		throw new Error(`${name} must be a positive integer, got "${value}".`);
-	return Number(value);
-}
-
 /** What the app printed, shown when the run fails. */
 let appOutput = () => '';
-
-/** Builds the app when there is no build yet; an existing one is used as it is. */
-async function ensureBuild(): Promise<void> {
-	if (existsSync('build/index.js')) return;
-	console.log('build/index.js is missing: running `vite build` first (or run `npm run build`)');
-	const child = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], {
-		stdio: ['ignore', 'inherit', 'inherit']
-	});
-	const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-	if (code !== 0 || !existsSync('build/index.js')) {
-		throw new Error(`vite build failed (exit ${code}): run \`npm run build\` and read its errors`);
-	}
-}
 
 /** The built app, as production runs it, in front of the local upstream. */
 async function startApp(databaseUrl: string, upstream: OpenAIServer): Promise<LaunchedApp> {
@@ -190,21 +178,8 @@ async function readEvents(
 	onData: (data: string) => boolean
 ): Promise<Timing> {
 	let firstAt: number | undefined;
-	let buffer = '';
-	const decoder = new TextDecoder();
-	for await (const bytes of response.body!) {
-		buffer += decoder.decode(bytes, { stream: true });
-		let end: number;
-		while ((end = buffer.indexOf('\n\n')) >= 0) {
-			const event = buffer.slice(0, end);
-			buffer = buffer.slice(end + 2);
-			const data = event
-				.split('\n')
-				.filter((line) => line.startsWith('data: '))
-				.map((line) => line.slice(6))
-				.join('\n');
-			if (data && data !== '[DONE]' && onData(data)) firstAt ??= performance.now();
-		}
+	for await (const data of sseData(response.body!)) {
+		if (data !== '[DONE]' && onData(data)) firstAt ??= performance.now();
 	}
 	const endedAt = performance.now();
 	if (firstAt === undefined) throw new Error('the stream ended without a single token');
@@ -264,11 +239,6 @@ async function appStream(client: HttpClient, expected: string): Promise<Timing> 
 	});
 	if (text !== expected) throw new Error(`/api/chat streamed ${JSON.stringify(text)}`);
 	return timing;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 interface Stats {

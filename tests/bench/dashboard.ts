@@ -24,13 +24,20 @@
  *   BENCH_N              requests per measurement (default 300)
  *   BENCH_SMOKE=1        a run of seconds (CI): 5,000 rows, 20 users, 20 requests
  */
-import { existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
-import { checkInterrupted, createDatabase, onCleanup, openServer, runBenchmark } from './harness';
+import {
+	checkInterrupted,
+	createDatabase,
+	ensureBuild,
+	onCleanup,
+	openServer,
+	percentile,
+	positiveInt,
+	runBenchmark
+} from './harness';
 
 const TARGET_P95_MS = 30;
 const EMAIL = 'heavy@bench.example.com';
@@ -68,29 +75,10 @@ function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
 	};
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-	const value = env[name];
-	if (value === undefined || value === '') return undefined;
-	if (!/^[1-9]\d*$/.test(value))
-		throw new Error(`${name} must be a positive integer, got "${value}".`);
-	return Number(value);
-}
-
 /** What a seed looks like; a kept database is reused only when it matches. */
 const seedLabel = (c: Config) => `rows=${c.heavyRows};users=${c.users};per=${c.rowsPerUser}`;
 
 let appOutput = () => '';
-
-async function ensureBuild(): Promise<void> {
-	if (existsSync('build/index.js')) return;
-	console.log('build/index.js is missing: running `vite build` first (or run `npm run build`)');
-	const child = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], {
-		stdio: ['ignore', 'inherit', 'inherit']
-	});
-	const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-	if (code !== 0 || !existsSync('build/index.js'))
-		throw new Error(`vite build failed (exit ${code})`);
-}
 
 /** The kept database (created if missing), or a scratch one dropped at the end. */
 async function databaseFor(serverUrl: string, config: Config): Promise<string> {
@@ -227,10 +215,6 @@ async function isSeeded(sql: postgres.Sql, config: Config): Promise<boolean> {
 	if (!row.present) return false;
 	const labels = await sql`select label from bench_seed`;
 	return labels.length === 1 && labels[0].label === seedLabel(config);
-}
-
-function percentile(sorted: number[], p: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 interface Stats {

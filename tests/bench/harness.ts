@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
 import { createScratchDatabase } from '../helpers/scratch-database';
@@ -75,5 +77,33 @@ export async function runBenchmark(
 				console.error('cleanup failed:', error);
 			}
 		}
+	}
+}
+
+/** A positive whole number from the environment, or undefined when unset; anything else throws. */
+export function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+	const value = env[name];
+	if (value === undefined || value === '') return undefined;
+	if (!/^[1-9]\d*$/.test(value)) {
+		throw new Error(`${name} must be a positive integer, got "${value}".`);
+	}
+	return Number(value);
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number): number {
+	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Builds the app when there is no build yet; an existing one is used as it is. */
+export async function ensureBuild(): Promise<void> {
+	if (existsSync('build/index.js')) return;
+	console.log('build/index.js is missing: running `vite build` first (or run `npm run build`)');
+	const child = spawn(process.execPath, ['node_modules/vite/bin/vite.js', 'build'], {
+		stdio: ['ignore', 'inherit', 'inherit']
+	});
+	const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+	if (code !== 0 || !existsSync('build/index.js')) {
+		throw new Error(`vite build failed (exit ${code}): run \`npm run build\` and read its errors`);
 	}
 }

@@ -24,6 +24,8 @@ import {
 	interrupted,
 	onCleanup,
 	openServer,
+	percentile,
+	positiveInt,
 	runBenchmark
 } from './harness';
 
@@ -52,14 +54,6 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
 		rounds: Math.max(2, positiveInt(env, 'BENCH_ROUNDS') ?? (smoke ? 2 : 3)),
 		smoke
 	};
-}
-
-function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-	const value = env[name];
-	if (value === undefined || value === '') return undefined;
-	if (!/^[1-9]\d*$/.test(value))
-		throw new Error(`${name} must be a positive integer, got "${value}".`);
-	return Number(value);
 }
 
 /** Runs `op(0..n-1)` with `concurrency` in flight; the first error stops the rest and is thrown. */
@@ -107,13 +101,11 @@ async function measure(
 	await runConcurrently(n, concurrency, op, (i, ms) => (latencies[i] = ms));
 	const seconds = (performance.now() - started) / 1000;
 	latencies.sort((a, b) => a - b);
-	// Nearest-rank percentiles.
-	const percentile = (p: number) => latencies[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)];
 	return {
 		opsPerSecond: n / seconds,
 		meanMs: latencies.reduce((total, ms) => total + ms, 0) / n,
-		p50Ms: percentile(50),
-		p99Ms: percentile(99)
+		p50Ms: percentile(latencies, 50),
+		p99Ms: percentile(latencies, 99)
 	};
 }
 

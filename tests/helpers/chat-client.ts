@@ -1,4 +1,5 @@
 import type { HttpClient } from './http-client';
+import { sseData } from './sse';
 
 export interface ChatResult {
 	status: number;
@@ -41,22 +42,15 @@ export async function sendChat(
 	}
 	const chunks: ChatResult['chunks'] = [];
 	let text = '';
-	let buffer = '';
-	const decoder = new TextDecoder();
+	let deltas = 0;
 	try {
-		for await (const bytes of response.body!) {
-			buffer += decoder.decode(bytes, { stream: true });
-			let end: number;
-			while ((end = buffer.indexOf('\n\n')) >= 0) {
-				const event = buffer.slice(0, end);
-				buffer = buffer.slice(end + 2);
-				const data = event.replace(/^data: /, '');
-				if (data === '[DONE]') continue;
-				const chunk = JSON.parse(data);
-				chunks.push(chunk);
-				if (chunk.type === 'text-delta') text += chunk.delta;
-			}
-			const deltas = chunks.filter((c) => c.type === 'text-delta').length;
+		for await (const data of sseData(response.body!)) {
+			if (data === '[DONE]') continue;
+			const chunk = JSON.parse(data);
+			chunks.push(chunk);
+			if (chunk.type !== 'text-delta') continue;
+			text += chunk.delta;
+			deltas++;
 			if (options.stopAfterDeltas !== undefined && deltas >= options.stopAfterDeltas) {
 				controller.abort();
 				break;

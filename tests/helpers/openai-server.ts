@@ -439,20 +439,7 @@ class Exchange {
 		this.write(chunk([choice({}, finishReason)]));
 		if (includeUsage && !behavior.omitUsage) {
 			const usage = this.reportUsage();
-			this.write(
-				chunk([], {
-					prompt_tokens: usage.prompt,
-					completion_tokens: usage.completion,
-					total_tokens: usage.prompt + usage.completion,
-					prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-					completion_tokens_details: {
-						reasoning_tokens: 0,
-						audio_tokens: 0,
-						accepted_prediction_tokens: 0,
-						rejected_prediction_tokens: 0
-					}
-				})
-			);
+			this.write(chunk([], chatUsage(usage)));
 		}
 		this.write('data: [DONE]\n\n');
 		this.finish();
@@ -483,18 +470,7 @@ class Exchange {
 					finish_reason: finishReason
 				}
 			],
-			usage: usage && {
-				prompt_tokens: usage.prompt,
-				completion_tokens: usage.completion,
-				total_tokens: usage.prompt + usage.completion,
-				prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-				completion_tokens_details: {
-					reasoning_tokens: 0,
-					audio_tokens: 0,
-					accepted_prediction_tokens: 0,
-					rejected_prediction_tokens: 0
-				}
-			},
+			usage: usage && chatUsage(usage),
 			service_tier: 'default',
 			system_fingerprint: 'fp_test'
 		});
@@ -754,4 +730,20 @@ async function readBody(req: IncomingMessage): Promise<string> {
 		// The client went away mid-upload; the close handler records it.
 	}
 	return Buffer.concat(parts).toString('utf8');
+}
+
+/** Chat Completions' `usage` object, as OpenAI fills it. */
+function chatUsage(usage: { prompt: number; completion: number }) {
+	return {
+		prompt_tokens: usage.prompt,
+		completion_tokens: usage.completion,
+		total_tokens: usage.prompt + usage.completion,
+		prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+		completion_tokens_details: {
+			reasoning_tokens: 0,
+			audio_tokens: 0,
+			accepted_prediction_tokens: 0,
+			rejected_prediction_tokens: 0
+		}
+	};
 }
