@@ -1,9 +1,7 @@
 import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
 import { createAuth, type Auth } from './auth/auth';
-import { cachedCatalog, fetchPolarCatalog, testModeCatalog, type Catalog } from './billing/catalog';
-import { resolveBilling, type Billing } from './billing/mode';
-import { createPolarClient, type Polar } from './billing/polar';
+import { createBillingContext, type BillingContext } from './billing/context';
 import { resolveAuthSecret } from './auth/secret';
 import { readConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
@@ -18,12 +16,7 @@ interface Runtime {
 	database: Database;
 	auth: Auth;
 	models: ModelRegistry;
-	billing: Billing & {
-		/** The Polar API client; null unless the mode is `polar`. */
-		polar: Polar | null;
-		/** What the buy page offers (cached when it comes from Polar). */
-		catalog: () => Promise<Catalog>;
-	};
+	billing: BillingContext;
 }
 
 // Kept on globalThis so that Vite's hot reload in development does not open a second database.
@@ -42,7 +35,7 @@ async function createRuntime(): Promise<Runtime> {
 		production: !dev,
 		dataDir: config.dataDir
 	});
-	const billing = createBilling(config);
+	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);
 	const auth = createAuth({
@@ -67,17 +60,4 @@ async function createRuntime(): Promise<Runtime> {
 	});
 	const models = createModelRegistry(config.chat);
 	return { config, database, auth, models, billing };
-}
-
-function createBilling(config: Config): Runtime['billing'] {
-	const billing = resolveBilling(config.polar, { production: !dev, dataDir: config.dataDir });
-	const polar = createPolarClient(config.polar);
-	const catalog: () => Promise<Catalog> = polar
-		? cachedCatalog(() => fetchPolarCatalog(polar))
-		: async () => ({
-				items: billing.mode === 'test' ? testModeCatalog() : [],
-				staleSince: null,
-				unavailable: false
-			});
-	return { ...billing, polar, catalog };
 }

@@ -2,7 +2,7 @@ import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../../../config/credit-packs';
 import type { CatalogOffer } from '../../types';
 import type { Polar } from './polar';
-import { creditsOfProduct } from './products';
+import { creditsOfProduct, fixedPrice } from './products';
 
 /** One thing a user can buy, exactly as the buy page shows it. */
 export type CatalogItem = CatalogOffer;
@@ -19,10 +19,7 @@ export interface Catalog {
 export function catalogItemOf(product: models.Product): CatalogItem | null {
 	if (product.is_archived) return null;
 	const grant = creditsOfProduct(product.metadata);
-	const price = product.prices.find(
-		(p): p is Extract<typeof p, { amount_type: 'fixed' }> =>
-			'amount_type' in p && p.amount_type === 'fixed' && !p.is_archived
-	);
+	const price = fixedPrice(product);
 	if (!grant.ok || !price) return null;
 	return {
 		productId: product.id,
@@ -37,7 +34,7 @@ export function catalogItemOf(product: models.Product): CatalogItem | null {
 	};
 }
 
-/** Cheapest per credit first, one-time packs before subscriptions. */
+/** One-time packs before subscriptions, each smallest first. */
 function byOffer(a: CatalogItem, b: CatalogItem): number {
 	return (
 		Number(a.recurringInterval !== null) - Number(b.recurringInterval !== null) ||

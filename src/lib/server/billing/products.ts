@@ -1,3 +1,4 @@
+import type { models } from '@polar-sh/sdk/2026-10';
 import { MAX_CREDITS } from '../credits';
 
 /** What a Polar product grants, read from its metadata. */
@@ -49,4 +50,12 @@ function wholeNumber(value: unknown): number | null {
 
 function describe(value: unknown): string {
 	return value === undefined ? 'nothing' : JSON.stringify(value);
+}
+
+/** The product's active fixed price, if it has one (custom and metered prices are not offered). */
+export function fixedPrice(product: models.Product) {
+	return product.prices.find(
+		(p): p is Extract<typeof p, { amount_type: 'fixed' }> =>
+			'amount_type' in p && p.amount_type === 'fixed' && !p.is_archived
+	);
 }

@@ -1,18 +1,10 @@
 import type { Db } from '../db/client';
 import { AppError } from '../errors';
-import type { Catalog } from './catalog';
 import { customerPortalUrl, startCheckout } from './checkout';
+import type { BillingContext } from './context';
 import type { BillingMode } from './mode';
-import type { Polar } from './polar';
 import { signedTestOrder } from './test-mode';
 import { handlePolarWebhook } from './webhook';
-
-export interface BillingContext {
-	mode: BillingMode;
-	polar: Polar | null;
-	webhookSecret: string;
-	catalog: () => Promise<Catalog>;
-}
 
 export const CHECKOUT_SUCCESS_PATH = '/dashboard/credits?checkout=success';
 

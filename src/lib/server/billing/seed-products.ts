@@ -1,6 +1,7 @@
 import type { models } from '@polar-sh/sdk/2026-10';
 import type { CreditPack } from '../../../../config/credit-packs';
 import type { Polar } from './polar';
+import { fixedPrice } from './products';
 
 export interface SeedResult {
 	created: string[];
@@ -9,17 +10,10 @@ export interface SeedResult {
 }
 
 /** What a pack's product metadata must say; the webhook reads `credits` and `validity_period`. */
-function metadataOf(pack: CreditPack): Record<string, string | number> {
+export function metadataOf(pack: CreditPack): Record<string, string | number> {
 	const metadata: Record<string, string | number> = { pack_key: pack.key, credits: pack.credits };
 	if (pack.validityDays) metadata.validity_period = pack.validityDays;
 	return metadata;
-}
-
-function fixedPrice(product: models.Product) {
-	return product.prices.find(
-		(p): p is Extract<typeof p, { amount_type: 'fixed' }> =>
-			'amount_type' in p && p.amount_type === 'fixed' && !p.is_archived
-	);
 }
 
 function isCurrent(product: models.Product, pack: CreditPack): boolean {

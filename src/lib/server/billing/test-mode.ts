@@ -3,6 +3,7 @@ import type { models } from '@polar-sh/sdk/2026-10';
 import { Webhook } from 'standardwebhooks';
 import { creditPacks } from '../../../../config/credit-packs';
 import { TEST_PRODUCT_PREFIX, type CatalogItem } from './catalog';
+import { metadataOf } from './seed-products';
 
 /**
  * Test mode's checkout: the `order.paid` delivery Polar would send for this purchase, signed
@@ -38,9 +39,9 @@ function testOrder(
 	const orderId = `order_test_${randomUUID()}`;
 	const customerId = `cus_test_${user.id}`;
 	const pack = creditPacks.find((p) => `${TEST_PRODUCT_PREFIX}${p.key}` === product.productId);
-	const metadata: Record<string, string | number> = { credits: product.credits };
-	if (product.validityDays) metadata.validity_period = product.validityDays;
-	if (pack) metadata.pack_key = pack.key;
+	if (!pack) throw new Error(`${product.productId} is not a test-mode pack`);
+	// What `npm run polar:seed-products` would have put on the real product.
+	const metadata = metadataOf(pack);
 	const subscription = product.recurringInterval
 		? testSubscription(customerId, product, now)
 		: null;
