@@ -124,6 +124,28 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 	let seeded: Promise<{ userId: string; otherId: string }> | undefined;
 	const everyState = () => (seeded ??= seedEveryState());
 
+	type TransactionPage = Awaited<ReturnType<typeof listTransactions>>;
+
+	/** Every row of the user's history in pages of `limit`, running `between` after each page. */
+	async function everyPage(
+		userId: string,
+		options: Omit<Parameters<typeof listTransactions>[2], 'cursor'>,
+		between: (page: TransactionPage) => Promise<void> = async () => {}
+	) {
+		const rows: TransactionPage['items'] = [];
+		let cursor: string | null = null;
+		do {
+			const page: TransactionPage = await listTransactions(db(), userId, {
+				...options,
+				cursor: cursor ? parseCursor(cursor) : null
+			});
+			rows.push(...page.items);
+			cursor = page.nextCursor;
+			await between(page);
+		} while (cursor);
+		return rows;
+	}
+
 	it('shows the balance, the next expiry and every package state, live ones first', async () => {
 		const { userId, otherId } = await everyState();
 		const overview = await creditsOverview(db(), userId, NOW);
@@ -233,21 +255,7 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 		expect(await list(toHistoryFilter({ from: '2027-01-01' }))).toEqual([]);
 
 		const filter = toHistoryFilter({ type: ['usage', 'purchase'] });
-		const seen: string[] = [];
-		let cursor: string | null = null;
-		do {
-			const page: Awaited<ReturnType<typeof listTransactions>> = await listTransactions(
-				db(),
-				userId,
-				{
-					...filter,
-					limit: 3,
-					cursor: cursor ? parseCursor(cursor) : null
-				}
-			);
-			seen.push(...page.items.map((row) => row.type));
-			cursor = page.nextCursor;
-		} while (cursor);
+		const seen = (await everyPage(userId, { ...filter, limit: 3 })).map((row) => row.type);
 		expect(seen).toEqual(['usage', 'usage', 'usage', 'purchase', 'usage', 'purchase', 'purchase']);
 	});
 
@@ -352,26 +360,15 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 		const before = (await listTransactions(db(), userId, { limit: 100 })).items.map((r) => r.id);
 		expect(before).toHaveLength(10);
 
-		const seen: string[] = [];
-		let cursor: string | null = null;
 		let round = 0;
-		do {
-			const page: Awaited<ReturnType<typeof listTransactions>> = await listTransactions(
-				db(),
-				userId,
-				{
-					limit: 3,
-					cursor: cursor ? parseCursor(cursor) : null
-				}
-			);
-			seen.push(...page.items.map((row) => row.id));
-			cursor = page.nextCursor;
+		const rows = await everyPage(userId, { limit: 3 }, async (page) => {
 			// Between pages: a newer reply, and one stamped with the boundary row's very time.
 			round++;
 			await reply(db(), userId, 1, 'm', at(1 + round));
 			const boundary = page.items[page.items.length - 1];
 			await reply(db(), userId, 1, 'm', new Date(boundary.createdAt));
-		} while (cursor);
+		});
+		const seen = rows.map((row) => row.id);
 		expect(seen).toEqual(before);
 		expect(new Set(seen).size).toBe(seen.length);
 	});
@@ -389,20 +386,7 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 				values (${userId}, 'adjust', ${n}, ${n}, ${`row ${n}`}, ${`micro:${userId}:${n}`},
 					${`2026-11-05T10:00:00.${micros}Z`}::timestamptz)`);
 		}
-		const seen: string[] = [];
-		let cursor: string | null = null;
-		do {
-			const page: Awaited<ReturnType<typeof listTransactions>> = await listTransactions(
-				db(),
-				userId,
-				{
-					limit: 1,
-					cursor: cursor ? parseCursor(cursor) : null
-				}
-			);
-			seen.push(...page.items.map((row) => row.description));
-			cursor = page.nextCursor;
-		} while (cursor);
+		const seen = (await everyPage(userId, { limit: 1 })).map((row) => row.description);
 		expect(seen).toEqual(['row 2', 'row 3', 'row 1']);
 	});
 });

@@ -80,24 +80,14 @@ export async function usageByDay(
 					lt(creditUsageDaily.day, isoDay(settled))
 				)
 			),
-		db
-			.select({ day: dayOf, model: modelOf, credits: spent })
-			.from(creditTransaction)
-			.where(
-				and(
-					eq(creditTransaction.userId, userId),
-					eq(creditTransaction.type, 'usage'),
-					gte(creditTransaction.createdAt, settled)
-				)
-			)
-			.groupBy(dayOf, modelOf)
+		usageSums(db, userId, settled)
 	]);
 	return chartOf(since, days, [...stored, ...live]);
 }
 
-/** Stores the per-day sums of [from, to) (whole UTC days) and moves the user's mark to `to`. */
-async function rollUp(db: Db, userId: string, from: Date, to: Date): Promise<void> {
-	const sums = await db
+/** Credits spent per UTC day and model in [from, to), or from `from` on. */
+function usageSums(db: Db, userId: string, from: Date, to?: Date) {
+	return db
 		.select({ day: dayOf, model: modelOf, credits: spent })
 		.from(creditTransaction)
 		.where(
@@ -105,10 +95,15 @@ async function rollUp(db: Db, userId: string, from: Date, to: Date): Promise<voi
 				eq(creditTransaction.userId, userId),
 				eq(creditTransaction.type, 'usage'),
 				gte(creditTransaction.createdAt, from),
-				lt(creditTransaction.createdAt, to)
+				to ? lt(creditTransaction.createdAt, to) : undefined
 			)
 		)
 		.groupBy(dayOf, modelOf);
+}
+
+/** Stores the per-day sums of [from, to) (whole UTC days) and moves the user's mark to `to`. */
+async function rollUp(db: Db, userId: string, from: Date, to: Date): Promise<void> {
+	const sums = await usageSums(db, userId, from, to);
 	// Two requests may fill the same days at once: they compute the same sums, the first wins.
 	if (sums.length > 0) {
 		await db
