@@ -1,4 +1,5 @@
 import type { SessionData } from '$lib/server/auth/auth';
+import type { CreditsOverview } from '$lib/server/credits';
 
 declare global {
 	namespace App {
@@ -11,6 +12,8 @@ declare global {
 			requestId: string;
 			user: SessionData['user'] | null;
 			session: SessionData['session'] | null;
+			/** Set by requestCreditsOverview(): one read per request for layout and page. */
+			creditsOverview?: Promise<CreditsOverview>;
 		}
 	}
 }

@@ -1,5 +1,6 @@
 import { redirect } from '@sveltejs/kit';
-import { creditsOverview, listTransactions, usageByDay } from '$lib/server/credits';
+import { listTransactions, usageByDay } from '$lib/server/credits';
+import { requestCreditsOverview } from '$lib/server/http/credits-overview';
 import { toHistoryFilter } from '$lib/server/http/history-query';
 import { runtime } from '$lib/server/runtime';
 import type { HistoryFilterValues, Section, TransactionType } from '$lib/types';
@@ -29,7 +30,7 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
 	const db = database.db;
 	// Three independent reads in parallel; each section shows its own error if its read fails.
 	const [overview, history, usage] = await Promise.all([
-		section(locals.requestId, () => creditsOverview(db, user.id, now)),
+		section(locals.requestId, () => requestCreditsOverview(locals, db, user.id)),
 		section(locals.requestId, () =>
 			listTransactions(db, user.id, {
 				...toHistoryFilter(query),
