@@ -35,3 +35,11 @@ export const formatNumber = (value: number) => value.toLocaleString('en');
 /** "+8" / "−5" (a real minus sign). */
 export const formatSigned = (value: number) =>
 	value > 0 ? `+${formatNumber(value)}` : `−${formatNumber(Math.abs(value))}`;
+
+/** `1000, 'usd'` → "$10.00". */
+export function formatMoney(minorUnits: number, currency: string): string {
+	return new Intl.NumberFormat('en-US', {
+		style: 'currency',
+		currency: currency.toUpperCase()
+	}).format(minorUnits / 100);
+}

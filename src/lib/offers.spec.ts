@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatMoney, offerTerms, pricePerThousand } from './offers';
+import { formatMoney } from './format';
+import { offerTerms, pricePerThousand } from './offers';
 
 describe('offer wording', () => {
 	it('formats prices and the price of 1,000 credits', () => {

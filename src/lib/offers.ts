@@ -1,12 +1,5 @@
+import { formatMoney } from './format';
 import type { CatalogOffer } from './types';
-
-/** `1000, 'usd'` → "$10.00". */
-export function formatMoney(minorUnits: number, currency: string): string {
-	return new Intl.NumberFormat('en-US', {
-		style: 'currency',
-		currency: currency.toUpperCase()
-	}).format(minorUnits / 100);
-}
 
 /** What 1,000 credits cost in this pack, e.g. "$5.00". */
 export function pricePerThousand(
