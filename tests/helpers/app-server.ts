@@ -58,6 +58,11 @@ export async function launchApp(env: Record<string, string>): Promise<LaunchedAp
 			HOST: '127.0.0.1',
 			ORIGIN: url,
 			BETTER_AUTH_SECRET: TEST_SECRET,
+			// Production refuses to serve the demo model unless told; most suites chat with it.
+			DEMO_MODEL: 'on',
+			// Suites sign many users up from one address; tests/security/ sets real limits.
+			AUTH_RATE_PER_MINUTE: '0',
+			CHAT_RATE_PER_MINUTE: '0',
 			...env
 		});
 		let output = '';

@@ -28,7 +28,11 @@ const schema = z.object({
 	CHAT_MAX_CONCURRENT: wholeNumber(3),
 	CHAT_MAX_OUTPUT_TOKENS: wholeNumber(2_048),
 	CHAT_HISTORY_TOKENS: wholeNumber(16_000),
+	CHAT_RATE_PER_MINUTE: wholeNumber(20),
+	DEMO_MODEL: z.enum(['on', 'off']).optional(),
 	DEMO_MODEL_DELAY_MS: wholeNumber(25),
+	AUTH_RATE_PER_MINUTE: wholeNumber(10),
+	AUTH_FAILURES_BEFORE_BACKOFF: wholeNumber(5),
 	POLAR_ACCESS_TOKEN: z.string().trim().optional(),
 	POLAR_SERVER: z.enum(['sandbox', 'production']).default('sandbox'),
 	POLAR_API_URL: z.url().optional(),
@@ -46,7 +50,18 @@ export interface ChatConfig {
 	maxConcurrent: number;
 	maxOutputTokens: number;
 	historyTokens: number;
+	/** Chat requests one user may make per minute (0 = unlimited). */
+	ratePerMinute: number;
+	/** DEMO_MODEL as given; production refuses to start without an upstream unless it is on. */
+	demoModel: boolean | undefined;
 	demoDelayMs: number;
+}
+
+export interface AuthLimitsConfig {
+	/** Sign-in, sign-up and password-reset attempts per client address and per account, per minute. */
+	perMinute: number;
+	/** Failed sign-ins of one account before its exponential backoff starts (0 = no backoff). */
+	failuresBeforeBackoff: number;
 }
 
 export interface Config {
@@ -61,6 +76,7 @@ export interface Config {
 	/** How often the expiry / stale-hold sweep runs (0 = never). */
 	sweepIntervalSeconds: number;
 	chat: ChatConfig;
+	authLimits: AuthLimitsConfig;
 	polar: PolarConfig;
 }
 
@@ -104,7 +120,13 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 			maxConcurrent: Math.max(1, parsed.CHAT_MAX_CONCURRENT),
 			maxOutputTokens: Math.max(1, parsed.CHAT_MAX_OUTPUT_TOKENS),
 			historyTokens: parsed.CHAT_HISTORY_TOKENS,
+			ratePerMinute: parsed.CHAT_RATE_PER_MINUTE,
+			demoModel: parsed.DEMO_MODEL === undefined ? undefined : parsed.DEMO_MODEL === 'on',
 			demoDelayMs: parsed.DEMO_MODEL_DELAY_MS
+		},
+		authLimits: {
+			perMinute: parsed.AUTH_RATE_PER_MINUTE,
+			failuresBeforeBackoff: parsed.AUTH_FAILURES_BEFORE_BACKOFF
 		},
 		polar: {
 			accessToken: parsed.POLAR_ACCESS_TOKEN || undefined,

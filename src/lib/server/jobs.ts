@@ -2,6 +2,7 @@ import { reconcileOrders } from './billing/reconcile';
 import type { Polar } from './billing/polar';
 import { sweep } from './credits';
 import type { Db } from './db/client';
+import { pruneRateLimits } from './security/rate-limit';
 
 /** How far back the scheduled reconciliation looks; `npm run polar:reconcile` goes further. */
 export const RECONCILE_WINDOW_DAYS = 3;
@@ -42,12 +43,14 @@ function every(
 }
 
 /**
- * The ledger sweep (expired packages, holds whose process died). Safe on every instance at once:
+ * The ledger sweep (expired packages, holds whose process died) and old rate-limit windows. Safe on every instance at once:
  * the sweep re-checks each row under its user's lock.
  */
 export function startSweeps(db: Db, intervalSeconds: number): () => void {
 	return every('sweep', intervalSeconds, 1000, async () => {
 		const result = await sweep(db);
+		// Spent rate-limit windows are only clutter; dropping them keeps the table small.
+		await pruneRateLimits(db);
 		return Object.values(result).some((n) => n > 0) ? JSON.stringify(result) : null;
 	});
 }

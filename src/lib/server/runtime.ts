@@ -3,7 +3,7 @@ import { env } from '$env/dynamic/private';
 import { createAuth, type Auth } from './auth/auth';
 import { createBillingContext, type BillingContext } from './billing/context';
 import { resolveAuthSecret } from './auth/secret';
-import { readConfig, type Config } from './config';
+import { readConfig, StartupError, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { createModelRegistry, type ModelRegistry } from './chat/models';
 import { startReconciliation, startSweeps } from './jobs';
@@ -35,6 +35,13 @@ async function createRuntime(): Promise<Runtime> {
 		production: !dev,
 		dataDir: config.dataDir
 	});
+	// The demo model answers and charges without any real model behind it: fine on a laptop, a
+	// surprise in production unless the operator asked for it.
+	if (!dev && !config.chat.upstream && !config.chat.demoModel) {
+		throw new StartupError(
+			'no chat model is configured: set OPENAI_API_KEY and/or OPENAI_BASE_URL, or DEMO_MODEL=on to serve the offline demo model.'
+		);
+	}
 	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);

@@ -5,6 +5,7 @@ import {
 	index,
 	jsonb,
 	pgTable,
+	primaryKey,
 	text,
 	timestamp,
 	uniqueIndex
@@ -53,3 +54,19 @@ export const polarWebhookDelivery = pgTable(
 );
 
 export type PolarWebhookDeliveryRow = typeof polarWebhookDelivery.$inferSelect;
+
+/**
+ * The newest Polar checkout per user and product. A second "Buy" of the same pack within a
+ * minute reuses it instead of creating another (30 parallel clicks make one checkout). `url` is
+ * null while the request that claimed the row is still waiting for Polar.
+ */
+export const polarCheckout = pgTable(
+	'polar_checkout',
+	{
+		userId: text('user_id').notNull(),
+		productId: text('product_id').notNull(),
+		url: text('url'),
+		createdAt: timestamptz('created_at').notNull().defaultNow()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.productId] })]
+);

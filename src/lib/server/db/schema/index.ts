@@ -2,3 +2,4 @@ export * from './auth';
 export * from './credits';
 export * from './chat';
 export * from './billing';
+export * from './security';
