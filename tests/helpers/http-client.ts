@@ -1,3 +1,5 @@
+import { Agent, fetch as undiciFetch } from 'undici';
+
 /**
  * A tiny HTTP client with a cookie jar, so tests talk to the app the way a browser without
  * JavaScript does: plain form posts, redirects not followed, cookies kept.
@@ -5,7 +7,21 @@
 export class HttpClient {
 	private cookies = new Map<string, string>();
 
-	constructor(readonly baseUrl: string) {}
+	private readonly agent: Agent | undefined;
+
+	/**
+	 * `localAddress` (e.g. `127.0.0.7`) binds the client's sockets to that loopback address, so
+	 * the server sees a distinct client address (`event.getClientAddress()`): how the throttling
+	 * tests play several real clients on one machine.
+	 */
+	constructor(
+		readonly baseUrl: string,
+		options: { localAddress?: string } = {}
+	) {
+		this.agent = options.localAddress
+			? new Agent({ connect: { localAddress: options.localAddress } })
+			: undefined;
+	}
 
 	async request(path: string, init: RequestInit = {}): Promise<Response> {
 		const headers = new Headers(init.headers);
@@ -13,7 +29,14 @@ export class HttpClient {
 		if (this.cookies.size) {
 			headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
 		}
-		const response = await fetch(this.baseUrl + path, { ...init, headers, redirect: 'manual' });
+		const response = this.agent
+			? ((await undiciFetch(this.baseUrl + path, {
+					...(init as Parameters<typeof undiciFetch>[1]),
+					headers,
+					redirect: 'manual',
+					dispatcher: this.agent
+				})) as unknown as Response)
+			: await fetch(this.baseUrl + path, { ...init, headers, redirect: 'manual' });
 		for (const cookie of response.headers.getSetCookie()) {
 			const [pair, ...attributes] = cookie.split(';');
 			const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
