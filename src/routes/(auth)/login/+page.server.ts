@@ -6,7 +6,8 @@ import { fieldErrors, signInSchema } from '../schema';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
-	if (locals.user) redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+	if (locals.user)
+		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 };
 
 export const actions: Actions = {
@@ -23,6 +24,6 @@ export const actions: Actions = {
 			const { field, message } = authFailure(error);
 			return fail(400, { values, errors: { [field]: message } });
 		}
-		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 	}
 };
