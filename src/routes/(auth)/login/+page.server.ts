@@ -2,7 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
 import { runtime } from '$lib/server/runtime';
-import { fieldErrors, signInSchema } from '../schema';
+import { fieldErrors, signInSchema } from '$lib/server/auth/credentials';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
