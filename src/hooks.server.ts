@@ -2,6 +2,7 @@ import { error, type Handle, type HandleServerError, type ServerInit } from '@sv
 import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
+import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
 import { StartupError } from '$lib/server/config';
 import { errorResponse } from '$lib/server/http/errors';
@@ -25,6 +26,13 @@ const requestId: Handle = async ({ event, resolve }) => {
 	response.headers.set('referrer-policy', 'strict-origin-when-cross-origin');
 	response.headers.set('x-frame-options', 'DENY');
 	return response;
+};
+
+/** `/api/auth/*`: only the endpoints we use, validated and throttled like the forms. */
+const authApi: Handle = async ({ event, resolve }) => {
+	if (!isAuthApiPath(event.url.pathname)) return resolve(event);
+	const { database, config } = await runtime();
+	return guardAuthApi(event, resolve, { db: database.db, limits: config.authLimits });
 };
 
 const session: Handle = async ({ event, resolve }) => {
@@ -56,7 +64,7 @@ const guard: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-export const handle = sequence(requestId, session, guard);
+export const handle = sequence(requestId, authApi, session, guard);
 
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };

@@ -19,7 +19,8 @@ export class HttpClient {
 		options: { localAddress?: string } = {}
 	) {
 		this.agent = options.localAddress
-			? new Agent({ connect: { localAddress: options.localAddress } })
+			? // undici 7 takes localAddress on the Agent itself; inside `connect` it is ignored.
+				new Agent({ localAddress: options.localAddress })
 			: undefined;
 	}
 

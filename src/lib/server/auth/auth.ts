@@ -6,6 +6,7 @@ import { getRequestEvent } from '$app/server';
 import { grantSignupBonus } from '../credits';
 import type { Db } from '../db/client';
 import * as schema from '../db/schema';
+import { AUTH_HTTP_ENDPOINTS } from './api-guard';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './credentials';
 
 export interface AuthOptions {
@@ -23,11 +24,16 @@ export interface AuthOptions {
 
 export function createAuth(options: AuthOptions) {
 	const { db, secret, baseURL, trustedOrigins, adminEmails, signupBonus } = options;
-	return betterAuth({
+	const disabledPaths: string[] = [];
+	const auth = betterAuth({
 		secret,
 		baseURL,
 		trustedOrigins,
 		database: drizzleAdapter(db, { provider: 'pg', schema }),
+		// Our own limiter (auth/throttle.ts) guards sign-in and sign-up on every door, per client
+		// address and account, in PostgreSQL; better-auth's keys on X-Forwarded-For, per process.
+		rateLimit: { enabled: false },
+		disabledPaths,
 		emailAndPassword: {
 			enabled: true,
 			autoSignIn: true,
@@ -50,6 +56,14 @@ export function createAuth(options: AuthOptions) {
 		// sveltekitCookies must stay last: it sets the cookies of auth calls made from form actions.
 		plugins: [admin(), sveltekitCookies(getRequestEvent)]
 	});
+	// Every endpoint the app does not serve over HTTP is switched off, including any a future
+	// plugin adds. The list needs the built endpoints, and better-auth reads it per request.
+	disabledPaths.push(
+		...Object.values(auth.api)
+			.map((endpoint) => (endpoint as { path?: string }).path)
+			.filter((path): path is string => !!path && !Object.hasOwn(AUTH_HTTP_ENDPOINTS, path))
+	);
+	return auth;
 }
 
 export type Auth = ReturnType<typeof createAuth>;

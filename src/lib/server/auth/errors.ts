@@ -7,6 +7,8 @@ import { isAPIError } from 'better-auth/api';
 export function authFailure(error: unknown): {
 	field: 'email' | 'password' | 'form';
 	message: string;
+	/** A failed guess, counted towards the account's backoff. */
+	wrongPassword?: boolean;
 } {
 	if (!isAPIError(error) || error.statusCode >= 500) throw error;
 	const code = (error.body as { code?: string } | undefined)?.code ?? '';
@@ -19,7 +21,11 @@ export function authFailure(error: unknown): {
 	if (code === 'INVALID_EMAIL') return { field: 'email', message: 'Enter a valid email address.' };
 	if (code.startsWith('PASSWORD_TOO')) return { field: 'password', message: error.message };
 	if (code === 'INVALID_EMAIL_OR_PASSWORD') {
-		return { field: 'form', message: 'That email and password do not match an account.' };
+		return {
+			field: 'form',
+			message: 'That email and password do not match an account.',
+			wrongPassword: true
+		};
 	}
 	if (error.statusCode === 429) {
 		return { field: 'form', message: 'Too many attempts. Wait a minute and try again.' };

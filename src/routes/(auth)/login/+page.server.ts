@@ -1,8 +1,14 @@
 import { fail, redirect } from '@sveltejs/kit';
+import { fieldErrors, signInSchema } from '$lib/server/auth/credentials';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
+import {
+	admitAuthAttempt,
+	recordSignInFailure,
+	recordSignInSuccess,
+	waitMessage
+} from '$lib/server/auth/throttle';
 import { runtime } from '$lib/server/runtime';
-import { fieldErrors, signInSchema } from '$lib/server/auth/credentials';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
@@ -11,19 +17,31 @@ export const load: PageServerLoad = ({ locals, url }) => {
 };
 
 export const actions: Actions = {
-	default: async ({ request, url }) => {
+	default: async ({ request, url, getClientAddress, setHeaders }) => {
 		const form = Object.fromEntries(await request.formData());
 		const values = { email: String(form.email ?? '') };
 		const parsed = signInSchema.safeParse(form);
 		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });
 
-		const { auth } = await runtime();
+		const { auth, database, config } = await runtime();
+		const { email } = parsed.data;
+		const admitted = await admitAuthAttempt(database.db, config.authLimits, {
+			action: 'sign-in',
+			address: getClientAddress(),
+			account: email
+		});
+		if (!admitted.allowed) {
+			setHeaders({ 'retry-after': String(admitted.retryAfterSeconds) });
+			return fail(429, { values, errors: { form: waitMessage(admitted.retryAfterSeconds) } });
+		}
 		try {
 			await auth.api.signInEmail({ body: parsed.data, headers: request.headers });
 		} catch (error) {
-			const { field, message } = authFailure(error);
+			const { field, message, wrongPassword } = authFailure(error);
+			if (wrongPassword) await recordSignInFailure(database.db, config.authLimits, email);
 			return fail(400, { values, errors: { [field]: message } });
 		}
+		await recordSignInSuccess(database.db, email);
 		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 	}
 };

@@ -1,8 +1,9 @@
 import { fail, redirect } from '@sveltejs/kit';
+import { fieldErrors, signUpSchema } from '$lib/server/auth/credentials';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
+import { admitAuthAttempt, waitMessage } from '$lib/server/auth/throttle';
 import { runtime } from '$lib/server/runtime';
-import { fieldErrors, signUpSchema } from '$lib/server/auth/credentials';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
@@ -11,14 +12,23 @@ export const load: PageServerLoad = ({ locals, url }) => {
 };
 
 export const actions: Actions = {
-	default: async ({ request, url }) => {
+	default: async ({ request, url, getClientAddress, setHeaders }) => {
 		const form = Object.fromEntries(await request.formData());
 		const values = { name: String(form.name ?? ''), email: String(form.email ?? '') };
 		const parsed = signUpSchema.safeParse(form);
 		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });
 
 		const { name, email, password } = parsed.data;
-		const { auth } = await runtime();
+		const { auth, database, config } = await runtime();
+		const admitted = await admitAuthAttempt(database.db, config.authLimits, {
+			action: 'sign-up',
+			address: getClientAddress(),
+			account: email
+		});
+		if (!admitted.allowed) {
+			setHeaders({ 'retry-after': String(admitted.retryAfterSeconds) });
+			return fail(429, { values, errors: { form: waitMessage(admitted.retryAfterSeconds) } });
+		}
 		try {
 			await auth.api.signUpEmail({
 				body: { name: name || email.split('@')[0], email, password },
