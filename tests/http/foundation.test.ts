@@ -134,9 +134,11 @@ describe('the built app on PostgreSQL', () => {
 
 	it('keeps /admin for admins: 403 for users, open to ADMIN_EMAILS and to admin:grant', async () => {
 		const { client: user } = await signUp('user@example.com');
-		const forbidden = await user.get('/admin');
+		const forbidden = await user.request('/admin', { headers: { accept: 'text/html' } });
 		expect(forbidden.status).toBe(403);
-		expect(await forbidden.text()).toContain('You do not have access');
+		expect(await forbidden.text()).toContain('This area is for administrators.');
+		const data = await user.get('/admin/__data.json?x-sveltekit-invalidated=001');
+		expect(data.status).toBe(403);
 
 		const { client: boss } = await signUp(ADMIN_EMAIL);
 		expect((await boss.get('/admin')).status).toBe(200);

@@ -109,6 +109,24 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		});
 	});
 
+	it('makes one checkout of 30 parallel Buy clicks, and sends every click to it', async () => {
+		const { client } = await signUp(app.url, 'impatient@example.com');
+		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;
+		const responses = await Promise.all(
+			Array.from({ length: 30 }, () =>
+				client.postForm('/dashboard/buy?/buy', { productId: small.id })
+			)
+		);
+		expect(responses.map((r) => r.status)).toEqual(Array(30).fill(303));
+		const targets = new Set(responses.map((r) => r.headers.get('location')));
+		expect(targets.size).toBe(1);
+		expect(requestsTo(polar, 'POST', '/v1/checkouts/')).toHaveLength(before + 1);
+		// Another pack is another checkout.
+		const other = await client.postForm('/dashboard/buy?/buy', { productId: monthly.id });
+		expect(other.headers.get('location')).not.toBe([...targets][0]);
+		expect(requestsTo(polar, 'POST', '/v1/checkouts/')).toHaveLength(before + 2);
+	});
+
 	it('refuses a product that is not on offer, inline, without calling Polar', async () => {
 		const client = (await signUp(app.url, 'tamper@example.com')).client;
 		const before = requestsTo(polar, 'POST', '/v1/checkouts/').length;

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client';
 import { AppError } from '../errors';
 import { customerPortalUrl, startCheckout } from './checkout';
+import { openCheckout } from './open-checkout';
 import type { BillingContext } from './context';
 import type { BillingMode } from './mode';
 import { signedTestOrder } from './test-mode';
@@ -31,7 +32,10 @@ export async function startPurchase(
 		);
 	}
 	if (billing.polar) {
-		return startCheckout(billing.polar, { user: input.user, product, origin: input.origin });
+		const polar = billing.polar;
+		return openCheckout(db, { userId: input.user.id, productId: product.productId }, () =>
+			startCheckout(polar, { user: input.user, product, origin: input.origin })
+		);
 	}
 	const delivery = signedTestOrder({ user: input.user, product, secret: billing.webhookSecret });
 	const result = await handlePolarWebhook(db, delivery, billing.webhookSecret);
