@@ -1,7 +1,8 @@
-import type { Handle, HandleServerError, ServerInit } from '@sveltejs/kit';
+import { error, type Handle, type HandleServerError, type ServerInit } from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
+import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
 import { StartupError } from '$lib/server/config';
 import { errorResponse } from '$lib/server/http/errors';
 import { runtime } from '$lib/server/runtime';
@@ -34,30 +35,26 @@ const session: Handle = async ({ event, resolve }) => {
 	return svelteKitHandler({ event, resolve, auth, building });
 };
 
-/** Signed-out visitors never reach the dashboard or the JSON API, whatever the route forgets. */
+/**
+ * Authorization by path, for pages, `__data.json`, form actions and APIs alike: signed-out
+ * visitors never reach the dashboard, the admin area or a private API, and only admins reach
+ * `/admin/**` and `/api/admin/**`. Loads and actions check again (lib/server/auth/access.ts);
+ * a new route is covered by its path and walked by tests/security/route-walker.test.ts.
+ */
 const guard: Handle = async ({ event, resolve }) => {
-	if (event.locals.user) return resolve(event);
-	const { pathname, search } = event.url;
-	if (pathname === '/dashboard' || pathname.startsWith('/dashboard/')) {
-		const redirectTo = encodeURIComponent(pathname + search);
-		return new Response(null, {
-			status: 303,
-			headers: { location: `/login?redirectTo=${redirectTo}` }
-		});
+	const area = areaOf(event.url.pathname, event.route.id);
+	if (area === 'public') return resolve(event);
+	const api = isApiPath(event.url.pathname);
+	if (!event.locals.user) {
+		if (api) return errorResponse(401, 'unauthorized', 'Sign in to use this endpoint.');
+		return new Response(null, { status: 303, headers: { location: loginPath(event.url) } });
 	}
-	if (pathname.startsWith('/api/') && !isPublicApi(pathname)) {
-		return errorResponse(401, 'unauthorized', 'Sign in to use this endpoint.');
+	if (area === 'admin' && !isAdmin(event.locals.user)) {
+		if (api) return errorResponse(403, 'forbidden', 'This is for administrators.');
+		error(403, 'This area is for administrators.');
 	}
 	return resolve(event);
 };
-
-function isPublicApi(pathname: string): boolean {
-	return (
-		pathname === '/api/health' ||
-		pathname.startsWith('/api/auth/') ||
-		pathname.startsWith('/api/webhooks/')
-	);
-}
 
 export const handle = sequence(requestId, session, guard);
 

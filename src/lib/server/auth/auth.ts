@@ -6,9 +6,7 @@ import { getRequestEvent } from '$app/server';
 import { grantSignupBonus } from '../credits';
 import type { Db } from '../db/client';
 import * as schema from '../db/schema';
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 128;
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './credentials';
 
 export interface AuthOptions {
 	db: Db;

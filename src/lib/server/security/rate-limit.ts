@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
 
 /** At most `max` hits per `windowSeconds` in one bucket; `max` 0 switches the limit off. */
@@ -68,20 +68,25 @@ export async function blockedFor(db: Db, key: string): Promise<number> {
 	return row?.remaining ? retryAfter(row.remaining) : 0;
 }
 
-/** Records one failure of `key`; past `freeFailures` the key is paused, twice as long each time. */
+/**
+ * Records one failure of `key`. From the `freeFailures`-th failure on, the key is paused:
+ * `baseSeconds`, then twice as long at each further failure, up to `maxSeconds`.
+ */
 export async function recordFailure(db: Db, key: string, backoff: Backoff): Promise<void> {
 	if (backoff.freeFailures <= 0) return;
+	const pause = (failures: SQL) =>
+		sql`now() + make_interval(secs => least(${backoff.maxSeconds}::float8,
+			${backoff.baseSeconds}::float8 * power(2, least(${failures} - ${backoff.freeFailures}, 30))))`;
 	await db.execute(sql`
-		insert into rate_limit as r (key, hits, window_ends_at)
-		values (${key}, 1, now() + make_interval(secs => ${backoff.memorySeconds}))
+		insert into rate_limit as r (key, hits, window_ends_at, blocked_until)
+		values (${key}, 1, now() + make_interval(secs => ${backoff.memorySeconds}),
+			case when ${backoff.freeFailures} <= 1 then ${pause(sql`1`)} end)
 		on conflict (key) do update set
 			hits = case when r.window_ends_at <= now() then 1 else r.hits + 1 end,
 			window_ends_at = excluded.window_ends_at,
 			blocked_until = case
-				when r.window_ends_at > now() and r.hits + 1 > ${backoff.freeFailures}
-				then now() + make_interval(secs => least(
-					${backoff.maxSeconds}::float8,
-					${backoff.baseSeconds}::float8 * power(2, least(r.hits + 1 - ${backoff.freeFailures} - 1, 30))))
+				when r.window_ends_at <= now() then excluded.blocked_until
+				when r.hits + 1 >= ${backoff.freeFailures} then ${pause(sql`(r.hits + 1)`)}
 				else null end`);
 }
 

@@ -1,9 +1,10 @@
-import { error, redirect } from '@sveltejs/kit';
+import { requireAdmin } from '$lib/server/auth/access';
 import type { LayoutServerLoad } from './$types';
 
-export const load: LayoutServerLoad = async ({ parent, url }) => {
+// hooks.server.ts refuses non-admins by path; every admin load and action checks again, since a
+// page's load does not wait for this layout's (and a client can skip it).
+export const load: LayoutServerLoad = async ({ parent, locals, url }) => {
+	requireAdmin(locals, url);
 	const { user } = await parent();
-	if (!user) redirect(303, `/login?redirectTo=${encodeURIComponent(url.pathname + url.search)}`);
-	if (!user.isAdmin) error(403, 'This area is for administrators.');
-	return { user };
+	return { user: user! };
 };

@@ -1,10 +1,12 @@
 import { fail } from '@sveltejs/kit';
 import { z } from 'zod';
+import { requireAdmin } from '$lib/server/auth/access';
 import { reconcileOrders } from '$lib/server/billing/reconcile';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
-export const load: PageServerLoad = async () => {
+export const load: PageServerLoad = async ({ locals, url }) => {
+	requireAdmin(locals, url);
 	const { billing } = await runtime();
 	return { billingMode: billing.mode };
 };
@@ -18,9 +20,8 @@ const reconcileForm = z.object({
 });
 
 export const actions: Actions = {
-	// The layout already refused non-admins for the page; actions are checked again here.
-	reconcile: async ({ request, locals }) => {
-		if (locals.user?.role !== 'admin') return fail(403, { error: 'This is for administrators.' });
+	reconcile: async ({ request, locals, url }) => {
+		requireAdmin(locals, url);
 		const form = reconcileForm.safeParse(Object.fromEntries(await request.formData()));
 		if (!form.success) return fail(400, { error: form.error.issues[0].message });
 		const { database, billing } = await runtime();

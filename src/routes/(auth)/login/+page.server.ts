@@ -2,11 +2,12 @@ import { fail, redirect } from '@sveltejs/kit';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
 import { runtime } from '$lib/server/runtime';
-import { fieldErrors, signInSchema } from '../schema';
+import { fieldErrors, signInSchema } from '$lib/server/auth/credentials';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals, url }) => {
-	if (locals.user) redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+	if (locals.user)
+		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 };
 
 export const actions: Actions = {
@@ -23,6 +24,6 @@ export const actions: Actions = {
 			const { field, message } = authFailure(error);
 			return fail(400, { values, errors: { [field]: message } });
 		}
-		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo')));
+		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 	}
 };

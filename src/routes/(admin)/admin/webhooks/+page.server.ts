@@ -1,5 +1,6 @@
 import { error } from '@sveltejs/kit';
 import { z } from 'zod';
+import { requireAdmin } from '$lib/server/auth/access';
 import { listWebhookDeliveries } from '$lib/server/billing/deliveries';
 import { runtime } from '$lib/server/runtime';
 import type { PageServerLoad } from './$types';
@@ -10,7 +11,8 @@ const query = z.object({
 });
 
 /** Every Polar webhook delivery, newest first; `?outcome=failed` shows the ones to act on. */
-export const load: PageServerLoad = async ({ url }) => {
+export const load: PageServerLoad = async ({ locals, url }) => {
+	requireAdmin(locals, url);
 	const parsed = query.safeParse(Object.fromEntries(url.searchParams));
 	if (!parsed.success) error(400, 'Unknown filter: use outcome=processed|ignored|failed.');
 	const { database } = await runtime();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldErrors, signInSchema, signUpSchema } from './schema';
+import { fieldErrors, signInSchema, signUpSchema } from './credentials';
 
 describe('auth form schemas', () => {
 	it('normalises the email', () => {

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 128;
+export const MAX_NAME_LENGTH = 100;
+
+// RFC 5321 caps a forward path at 256 octets; 254 characters is the usable maximum.
+const email = z
+	.string()
+	.trim()
+	.toLowerCase()
+	.min(1, 'Enter your email address.')
+	.max(254, 'Enter a valid email address.')
+	.pipe(z.email('Enter a valid email address.'));
+
+/**
+ * What a sign-up and a sign-in may carry, for the forms and for `/api/auth/*` alike
+ * (hooks.server.ts checks the JSON API against the same rules before better-auth runs).
+ * Passwords are bounded on sign-in too: hashing a megabyte-long guess is work for us, not them.
+ */
+export const signUpSchema = z.object({
+	name: z
+		.string()
+		.trim()
+		.max(MAX_NAME_LENGTH, `Keep the name under ${MAX_NAME_LENGTH} characters.`)
+		.optional()
+		.default(''),
+	email,
+	password: z
+		.string()
+		.min(MIN_PASSWORD_LENGTH, `Use at least ${MIN_PASSWORD_LENGTH} characters for the password.`)
+		.max(MAX_PASSWORD_LENGTH, `Use at most ${MAX_PASSWORD_LENGTH} characters for the password.`)
+});
+
+export const signInSchema = z.object({
+	email,
+	password: z
+		.string()
+		.min(1, 'Enter your password.')
+		.max(MAX_PASSWORD_LENGTH, 'That email and password do not match an account.')
+});
+
+/** The first message per field, the shape the auth forms render inline. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+	const errors: Record<string, string> = {};
+	for (const issue of error.issues) {
+		const field = String(issue.path[0] ?? 'form');
+		errors[field] ??= issue.message;
+	}
+	return errors;
+}
