@@ -91,6 +91,23 @@ export function planProbes(routesDir: string, fixtures: ProbeFixtures): RoutePla
 				headers: { accept: 'text/html' },
 				label: `GET ${path}`
 			});
+			if (path !== '/') {
+				// The same route spelled differently (`/%61dmin`): a guard that compares the raw
+				// path with a prefix misses it, while the router decodes it and serves the page.
+				for (const url of [
+					respell(path),
+					`${respell(path)}/__data.json?x-sveltekit-invalidated=001`
+				]) {
+					probes.push({
+						...base,
+						kind: url.includes('__data.json') ? 'data' : 'page',
+						method: 'GET',
+						url,
+						headers: url.includes('__data.json') ? {} : { accept: 'text/html' },
+						label: `GET ${url}`
+					});
+				}
+			}
 			const dataPath = path === '/' ? '/__data.json' : `${path}/__data.json`;
 			for (const variant of INVALIDATED_VARIANTS) {
 				const url = variant ? `${dataPath}?x-sveltekit-invalidated=${variant}` : dataPath;
@@ -153,6 +170,12 @@ export function planProbes(routesDir: string, fixtures: ProbeFixtures): RoutePla
 		}
 	}
 	return { probes, unmapped: [...new Set(unmapped)], routeCount: routes.length };
+}
+
+/** The path with the first letter of its first segment percent-encoded: `/admin` -> `/%61dmin`. */
+export function respell(path: string): string {
+	const hex = path.charCodeAt(1).toString(16).toUpperCase().padStart(2, '0');
+	return `/%${hex}${path.slice(2)}`;
 }
 
 export interface Answer {
