@@ -486,7 +486,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 		expect(html).toContain('Purchases are not available');
 		expect(html).not.toContain('Test mode');
 		const response = await client.postForm('/dashboard/buy?/buy', { productId: 'test_pack-1000' });
-		expect(response.status).toBe(503);
+		expect(response.status).toBe(409);
 		expect((await (await client.get('/api/credits')).json()).balance).toBe(8);
 
 		const portal = await client.get('/dashboard/billing/portal');

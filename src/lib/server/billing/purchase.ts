@@ -20,7 +20,8 @@ export async function startPurchase(
 	input: { user: { id: string; email: string; name: string }; productId: string; origin: string }
 ): Promise<string> {
 	if (billing.mode === 'off') {
-		throw new AppError(503, 'payments_off', 'Purchases are not available on this server.');
+		// Asking for what this server does not offer is a client mistake (409), not an outage.
+		throw new AppError(409, 'payments_off', 'Purchases are not available on this server.');
 	}
 	const { items } = await billing.catalog();
 	const product = items.find((item) => item.productId === input.productId);
