@@ -36,6 +36,17 @@ export default defineConfig({
 				}
 			},
 			{
+				// Security suites: the built app probed the way an attacker or a proxy would.
+				extends: true,
+				test: {
+					name: 'security',
+					include: ['tests/security/**/*.test.ts'],
+					globalSetup: [postgresSetup],
+					testTimeout: 30_000,
+					hookTimeout: 60_000
+				}
+			},
+			{
 				// Browser suites: a real Chromium driven by playwright-core against the built app.
 				extends: true,
 				test: {
