@@ -6,6 +6,7 @@ import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
 import { StartupError } from '$lib/server/config';
 import { errorResponse } from '$lib/server/http/errors';
+import { requestId } from '$lib/server/http/response-headers';
 import { runtime } from '$lib/server/runtime';
 
 export const init: ServerInit = async () => {
@@ -16,16 +17,6 @@ export const init: ServerInit = async () => {
 		console.error(`credit-chat cannot start: ${error.message}`);
 		process.exit(1);
 	}
-};
-
-const requestId: Handle = async ({ event, resolve }) => {
-	event.locals.requestId = event.request.headers.get('x-request-id') ?? crypto.randomUUID();
-	const response = await resolve(event);
-	response.headers.set('x-request-id', event.locals.requestId);
-	response.headers.set('x-content-type-options', 'nosniff');
-	response.headers.set('referrer-policy', 'strict-origin-when-cross-origin');
-	response.headers.set('x-frame-options', 'DENY');
-	return response;
 };
 
 /** `/api/auth/*`: only the endpoints we use, validated and throttled like the forms. */
