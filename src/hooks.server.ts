@@ -3,6 +3,7 @@ import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
 import { StartupError } from '$lib/server/config';
+import { bodyLimit } from '$lib/server/http/body-limit';
 import { errorResponse } from '$lib/server/http/errors';
 import { runtime } from '$lib/server/runtime';
 
@@ -59,7 +60,7 @@ function isPublicApi(pathname: string): boolean {
 	);
 }
 
-export const handle = sequence(requestId, session, guard);
+export const handle = sequence(requestId, bodyLimit, session, guard);
 
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };

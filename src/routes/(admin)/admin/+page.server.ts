@@ -1,6 +1,7 @@
 import { fail } from '@sveltejs/kit';
 import { z } from 'zod';
 import { reconcileOrders } from '$lib/server/billing/reconcile';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -21,7 +22,7 @@ export const actions: Actions = {
 	// The layout already refused non-admins for the page; actions are checked again here.
 	reconcile: async ({ request, locals }) => {
 		if (locals.user?.role !== 'admin') return fail(403, { error: 'This is for administrators.' });
-		const form = reconcileForm.safeParse(Object.fromEntries(await request.formData()));
+		const form = reconcileForm.safeParse(await readForm(request));
 		if (!form.success) return fail(400, { error: form.error.issues[0].message });
 		const { database, billing } = await runtime();
 		if (!billing.polar) {

@@ -1,6 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import { fieldErrors, signInSchema } from '../schema';
 import type { Actions, PageServerLoad } from './$types';
@@ -11,7 +12,7 @@ export const load: PageServerLoad = ({ locals, url }) => {
 
 export const actions: Actions = {
 	default: async ({ request, url }) => {
-		const form = Object.fromEntries(await request.formData());
+		const form = await readForm(request);
 		const values = { email: String(form.email ?? '') };
 		const parsed = signInSchema.safeParse(form);
 		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });
