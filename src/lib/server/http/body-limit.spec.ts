@@ -5,7 +5,7 @@ import {
 	parseBodySizeLimit,
 	streamedBodyOver
 } from './body-limit';
-import { containsNul } from './read-body';
+import { hasUnstorableText } from '../text';
 
 describe('parseBodySizeLimit', () => {
 	it.each([
@@ -71,10 +71,12 @@ describe('streamedBodyOver', () => {
 	});
 });
 
-describe('containsNul', () => {
-	it('finds NUL in nested strings and keys', () => {
-		expect(containsNul({ a: [{ b: 'x\0' }] })).toBe(true);
-		expect(containsNul({ ['k\0']: 1 })).toBe(true);
-		expect(containsNul({ a: ['fine', 1, null, true] })).toBe(false);
+describe('hasUnstorableText', () => {
+	it('finds NUL and lone surrogates in nested strings and keys', () => {
+		expect(hasUnstorableText(['\ud800'])).toBe(true);
+		expect(hasUnstorableText('😀')).toBe(false);
+		expect(hasUnstorableText({ a: [{ b: 'x\0' }] })).toBe(true);
+		expect(hasUnstorableText({ ['k\0']: 1 })).toBe(true);
+		expect(hasUnstorableText({ a: ['fine', 1, null, true] })).toBe(false);
 	});
 });

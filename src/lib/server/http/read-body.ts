@@ -1,8 +1,10 @@
 import { error } from '@sveltejs/kit';
 import { AppError } from '../errors';
+import { hasUnstorableText } from '../text';
 import { isPayloadTooLarge } from './body-limit';
 
-const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters, which cannot be stored';
+const NUL_MESSAGE =
+	'must not contain NUL (\\u0000) characters or lone surrogates, which cannot be stored';
 
 /**
  * A form action's fields. A body that is not a form (wrong content type, broken multipart) is
@@ -37,7 +39,7 @@ export async function readJson(request: Request): Promise<unknown> {
 	} catch {
 		return undefined;
 	}
-	if (containsNul(value)) {
+	if (hasUnstorableText(value)) {
 		throw new AppError(400, 'invalid_request', `body: text ${NUL_MESSAGE}.`, { field: 'body' });
 	}
 	return value;
@@ -53,14 +55,4 @@ export async function readText(request: Request): Promise<string> {
 		}
 		throw cause;
 	}
-}
-
-/** True when any string or key in a parsed JSON value holds a NUL character. */
-export function containsNul(value: unknown): boolean {
-	if (typeof value === 'string') return value.includes('\0');
-	if (Array.isArray(value)) return value.some(containsNul);
-	if (value && typeof value === 'object') {
-		return Object.entries(value).some(([key, item]) => key.includes('\0') || containsNul(item));
-	}
-	return false;
 }
