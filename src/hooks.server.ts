@@ -5,6 +5,7 @@ import { building } from '$app/environment';
 import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
 import { StartupError } from '$lib/server/config';
+import { bodyLimit } from '$lib/server/http/body-limit';
 import { errorResponse } from '$lib/server/http/errors';
 import { requestId } from '$lib/server/http/response-headers';
 import { runtime } from '$lib/server/runtime';
@@ -55,7 +56,7 @@ const guard: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-export const handle = sequence(requestId, authApi, session, guard);
+export const handle = sequence(requestId, bodyLimit, authApi, session, guard);
 
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };

@@ -61,6 +61,11 @@ export class HttpClient {
 		});
 	}
 
+	/** The Cookie header this client sends, for requests made without it (raw HTTP). */
+	cookieHeader(): string {
+		return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+	}
+
 	hasSession(): boolean {
 		return [...this.cookies.keys()].some((name) => name.endsWith('session_token'));
 	}

@@ -1,6 +1,7 @@
 import { webhooks } from '@polar-sh/sdk/2026-10';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { hasUnstorableText } from '../text';
 import { polarWebhookDelivery, type deliveryOutcomes } from '../db/schema';
 import { grantOrder, refundOrder, type PolarOrder } from './orders';
 
@@ -37,7 +38,7 @@ interface Processed {
  * `webhook-id` and applies it to the ledger in the same database transaction.
  *
  * - bad, missing or stale signature: 403, nothing written;
- * - signed but not a JSON event: 400, nothing written;
+ * - signed but not a JSON event, or holding NUL characters or lone surrogates: 400, nothing written;
  * - a `webhook-id` stored before (also while a concurrent copy is being processed): 200,
  *   nothing new;
  * - anything else: stored and 200, whatever happens to it (`processed`, `ignored`, `failed` with
@@ -71,6 +72,14 @@ export async function handlePolarWebhook(
 		} else {
 			throw error;
 		}
+	}
+	if (hasUnstorableText(event.payload)) {
+		// jsonb cannot hold it: storing would fail as a 500 that Polar retries for half an hour.
+		return refuse(
+			400,
+			'invalid_payload',
+			'The webhook body holds text that cannot be stored (NUL or a lone surrogate).'
+		);
 	}
 	return storeAndProcess(db, headers['webhook-id'], event, now);
 }

@@ -5,6 +5,17 @@ import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/sche
 
 export const MAX_TITLE_LENGTH = 80;
 
+/** What a chat id looks like (the browser makes them; POST /api/chat checks the same shape). */
+export const CHAT_ID_PATTERN = /^[\w-]{1,64}$/;
+
+/**
+ * False for ids no chat can have. The page routes take the id from the URL, and one with a NUL
+ * byte would reach PostgreSQL as text it refuses (a 500) instead of being a missing chat (404).
+ */
+export function isChatId(id: string): boolean {
+	return CHAT_ID_PATTERN.test(id);
+}
+
 /** A chat title from the first message: its first line, shortened. */
 export function titleFrom(text: string): string {
 	const line = text.trim().split('\n')[0].trim() || 'New chat';
@@ -42,6 +53,7 @@ export async function createChat(
 }
 
 export async function findChat(db: Db, id: string, userId: string): Promise<ChatRow | null> {
+	if (!isChatId(id)) return null;
 	const [row] = await db
 		.select()
 		.from(chat)
@@ -121,6 +133,7 @@ export async function renameChat(
 	userId: string,
 	title: string
 ): Promise<boolean> {
+	if (!isChatId(id)) return false;
 	const updated = await db
 		.update(chat)
 		.set({ title: titleFrom(title) })
@@ -130,6 +143,7 @@ export async function renameChat(
 }
 
 export async function deleteChat(db: Db, id: string, userId: string): Promise<boolean> {
+	if (!isChatId(id)) return false;
 	const deleted = await db
 		.delete(chat)
 		.where(and(eq(chat.id, id), eq(chat.userId, userId)))

@@ -40,11 +40,35 @@ export interface Cursor {
 	id: number;
 }
 
+/**
+ * The years a history filter or cursor may name. Both JavaScript and PostgreSQL handle every
+ * day in them (PostgreSQL refuses year 0 and JavaScript writes year 10000 as `+010000`, which
+ * PostgreSQL cannot read), and no ledger row lies outside them.
+ */
+export const HISTORY_YEARS = { min: 2000, max: 2999 } as const;
+
+/**
+ * True when `value` (`YYYY-MM-DD…`, UTC) is a real calendar time within HISTORY_YEARS.
+ * `Date.parse` rolls 2026-02-30 over to March instead of refusing it, so the parsed time must
+ * print back as the same text (to the millisecond; JavaScript keeps no microseconds).
+ */
+export function isHistoryTime(value: string): boolean {
+	const year = Number(value.slice(0, 4));
+	if (!(year >= HISTORY_YEARS.min && year <= HISTORY_YEARS.max)) return false;
+	const time = Date.parse(value);
+	if (Number.isNaN(time)) return false;
+	const printed = new Date(time).toISOString();
+	const length = Math.min(value.length, 23);
+	return printed.slice(0, length) === value.slice(0, length);
+}
+
 /** The cursor in `value`, or null when it is not one this module wrote. */
 export function parseCursor(value: string): Cursor | null {
 	const match = CURSOR_PATTERN.exec(value);
-	if (!match || Number.isNaN(Date.parse(match[1]))) return null;
-	return { time: match[1], id: Number(match[2]) };
+	if (!match || !isHistoryTime(match[1])) return null;
+	const id = Number(match[2]);
+	if (!Number.isSafeInteger(id)) return null;
+	return { time: match[1], id };
 }
 
 const cursorTime = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

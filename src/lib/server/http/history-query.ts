@@ -1,16 +1,18 @@
 import { z } from 'zod';
-import { parseCursor, type HistoryFilter } from '../credits';
+import { HISTORY_YEARS, isHistoryTime, parseCursor, type HistoryFilter } from '../credits';
 import { transactionTypes } from '../db/schema';
 
 const DAY = 86_400_000;
 
+const { min, max } = HISTORY_YEARS;
+
 const isoDate = z
 	.string()
 	.regex(/^\d{4}-\d\d-\d\d$/, 'must be a date like 2026-11-30')
-	.refine((value) => {
-		const date = new Date(`${value}T00:00:00Z`);
-		return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
-	}, 'must be a real calendar date like 2026-11-30');
+	.refine(
+		isHistoryTime,
+		`must be a real calendar date from ${min}-01-01 to ${max}-12-31, like 2026-11-30`
+	);
 
 /** An empty form field means "no filter", as a GET form without JavaScript sends it. */
 const optional = <T extends z.ZodType>(schema: T) =>

@@ -2,6 +2,7 @@ import { fail } from '@sveltejs/kit';
 import { z } from 'zod';
 import { requireAdmin } from '$lib/server/auth/access';
 import { reconcileOrders } from '$lib/server/billing/reconcile';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -22,7 +23,7 @@ const reconcileForm = z.object({
 export const actions: Actions = {
 	reconcile: async ({ request, locals, url }) => {
 		requireAdmin(locals, url);
-		const form = reconcileForm.safeParse(Object.fromEntries(await request.formData()));
+		const form = reconcileForm.safeParse(await readForm(request));
 		if (!form.success) return fail(400, { error: form.error.issues[0].message });
 		const { database, billing } = await runtime();
 		if (!billing.polar) {

@@ -8,6 +8,7 @@ import {
 	recordSignInSuccess,
 	waitMessage
 } from '$lib/server/auth/throttle';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -18,7 +19,7 @@ export const load: PageServerLoad = ({ locals, url }) => {
 
 export const actions: Actions = {
 	default: async ({ request, url, getClientAddress, setHeaders }) => {
-		const form = Object.fromEntries(await request.formData());
+		const form = await readForm(request);
 		const values = { email: String(form.email ?? '') };
 		const parsed = signInSchema.safeParse(form);
 		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });

@@ -3,6 +3,7 @@ import { fieldErrors, signUpSchema } from '$lib/server/auth/credentials';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
 import { admitAuthAttempt, waitMessage } from '$lib/server/auth/throttle';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -13,7 +14,7 @@ export const load: PageServerLoad = ({ locals, url }) => {
 
 export const actions: Actions = {
 	default: async ({ request, url, getClientAddress, setHeaders }) => {
-		const form = Object.fromEntries(await request.formData());
+		const form = await readForm(request);
 		const values = { name: String(form.name ?? ''), email: String(form.email ?? '') };
 		const parsed = signUpSchema.safeParse(form);
 		if (!parsed.success) return fail(400, { values, errors: fieldErrors(parsed.error) });

@@ -1,5 +1,6 @@
 import { streamReply } from '$lib/server/chat/reply';
 import { apiErrorResponse, invalidInput, requireApiUser } from '$lib/server/http/errors';
+import { readJson } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import { chatRequest, textMessages } from './schema';
 import type { RequestHandler } from './$types';
@@ -8,7 +9,7 @@ import type { RequestHandler } from './$types';
 export const POST: RequestHandler = async ({ request, locals }) => {
 	try {
 		const user = requireApiUser(locals);
-		const body = chatRequest.safeParse(await request.json().catch(() => undefined));
+		const body = chatRequest.safeParse(await readJson(request));
 		if (!body.success) throw invalidInput(body.error);
 		const { database, config, models } = await runtime();
 		return await streamReply(

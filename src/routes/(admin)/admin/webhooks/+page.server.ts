@@ -7,7 +7,7 @@ import type { PageServerLoad } from './$types';
 
 const query = z.object({
 	outcome: z.enum(['processed', 'ignored', 'failed']).optional(),
-	cursor: z.coerce.number().int().positive().optional()
+	cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional()
 });
 
 /** Every Polar webhook delivery, newest first; `?outcome=failed` shows the ones to act on. */

@@ -2,6 +2,7 @@ import { error, fail, redirect } from '@sveltejs/kit';
 import { z } from 'zod';
 import { startPurchase } from '$lib/server/billing/purchase';
 import { AppError } from '$lib/server/errors';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -21,7 +22,7 @@ const buyForm = z.object({ productId: z.string().trim().min(1).max(200) });
 export const actions: Actions = {
 	buy: async ({ request, locals, url }) => {
 		if (!locals.user) error(401, 'Sign in first.');
-		const form = buyForm.safeParse(Object.fromEntries(await request.formData()));
+		const form = buyForm.safeParse(await readForm(request));
 		if (!form.success) return fail(400, { error: 'Pick a pack to buy.' });
 		const { database, billing } = await runtime();
 		let destination: string;

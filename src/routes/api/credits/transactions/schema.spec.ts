@@ -24,6 +24,18 @@ describe('transactions query', () => {
 		});
 	});
 
+	it('accepts the first and last day of the supported years', () => {
+		expect(transactionsQuery.parse({ from: '2000-01-01', to: '2999-12-31' })).toMatchObject({
+			from: '2000-01-01',
+			to: '2999-12-31'
+		});
+	});
+
+	it('names the supported years when it refuses a date', () => {
+		const result = transactionsQuery.safeParse({ from: '0000-01-01' });
+		expect(result.error?.issues[0].message).toContain('2000-01-01 to 2999-12-31');
+	});
+
 	it('treats empty form fields as no filter', () => {
 		expect(transactionsQuery.parse({ type: '', from: '', to: '', cursor: '' })).toEqual({
 			limit: 50
@@ -42,7 +54,16 @@ describe('transactions query', () => {
 		[{ from: '2026-02-30' }, 'from'],
 		[{ from: '30.11.2026' }, 'from'],
 		[{ to: '2026-11-31' }, 'to'],
-		[{ from: '2026-11-02', to: '2026-11-01' }, 'to']
+		[{ from: '2026-11-02', to: '2026-11-01' }, 'to'],
+		// Date.parse accepts these; PostgreSQL refuses them (or JavaScript cannot print them).
+		[{ cursor: '2026-02-30T00:00:00.000000Z_5' }, 'cursor'],
+		[{ cursor: '2026-11-01T24:00:00.000000Z_5' }, 'cursor'],
+		[{ cursor: '0000-01-01T00:00:00.000000Z_5' }, 'cursor'],
+		[{ cursor: '2026-11-01T09:30:00.000000Z_9999999999999999' }, 'cursor'],
+		[{ from: '0000-01-01' }, 'from'],
+		[{ from: '1999-12-31' }, 'from'],
+		[{ from: '2026-01-01', to: '9999-12-31' }, 'to'],
+		[{ to: '3000-01-01' }, 'to']
 	])('refuses %o naming %s', (query, field) => {
 		const result = transactionsQuery.safeParse(query);
 		expect(result.success).toBe(false);

@@ -1,5 +1,7 @@
 import { json } from '@sveltejs/kit';
 import { handlePolarWebhook } from '$lib/server/billing/webhook';
+import { apiErrorResponse } from '$lib/server/http/errors';
+import { readText } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { RequestHandler } from './$types';
 
@@ -8,10 +10,16 @@ import type { RequestHandler } from './$types';
  * without a session); the signature is the authentication, checked on the raw body.
  */
 export const POST: RequestHandler = async ({ request }) => {
+	let body: string;
+	try {
+		body = await readText(request);
+	} catch (error) {
+		return apiErrorResponse(error);
+	}
 	const { database, billing } = await runtime();
 	const answer = await handlePolarWebhook(
 		database.db,
-		{ body: await request.text(), headers: request.headers },
+		{ body, headers: request.headers },
 		billing.webhookSecret
 	);
 	return json(answer.body, { status: answer.status, headers: { 'cache-control': 'no-store' } });

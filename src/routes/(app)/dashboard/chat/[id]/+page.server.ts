@@ -1,6 +1,7 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { z } from 'zod';
 import { chatMessages, deleteChat, findChat, renameChat } from '$lib/server/chat/history';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { ReplyReceipt, StoredChatMessage } from '$lib/types';
 import type { Actions, PageServerLoad } from './$types';
@@ -35,7 +36,7 @@ const renameForm = z.object({
 export const actions: Actions = {
 	rename: async ({ params, request, locals }) => {
 		if (!locals.user) error(401, 'Sign in first.');
-		const form = renameForm.safeParse(Object.fromEntries(await request.formData()));
+		const form = renameForm.safeParse(await readForm(request));
 		if (!form.success) return fail(400, { error: form.error.issues[0].message });
 		const { database } = await runtime();
 		if (!(await renameChat(database.db, params.id, locals.user.id, form.data.title))) {

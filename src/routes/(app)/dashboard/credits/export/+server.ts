@@ -1,5 +1,5 @@
 import { error, redirect } from '@sveltejs/kit';
-import { eachTransaction } from '$lib/server/credits';
+import { eachTransaction, type TransactionView } from '$lib/server/credits';
 import { csvLine } from '$lib/server/http/csv';
 import { historyFilterQuery, toHistoryFilter } from '$lib/server/http/history-query';
 import { runtime } from '$lib/server/runtime';
@@ -28,6 +28,7 @@ export const GET: RequestHandler = async ({ locals, url }) => {
 		const issue = query.error.issues[0];
 		error(400, `${String(issue.path[0] ?? 'filter')}: ${issue.message}`);
 	}
+	const { requestId } = locals;
 	const { database } = await runtime();
 	const rows = eachTransaction(database.db, user.id, toHistoryFilter(query.data));
 	const encoder = new TextEncoder();
@@ -39,7 +40,17 @@ export const GET: RequestHandler = async ({ locals, url }) => {
 			// Up to 200 rows per chunk: few enqueues, and still only one ledger page in memory.
 			let chunk = '';
 			for (let i = 0; i < 200; i++) {
-				const next = await rows.next();
+				let next: IteratorResult<TransactionView>;
+				try {
+					next = await rows.next();
+				} catch (cause) {
+					// The 200 and the first rows are already sent, so the status cannot say it any
+					// more: the file ends with a line saying it is incomplete, and the log says why.
+					console.error(`[${requestId}] credits export failed after the 200`, cause);
+					controller.enqueue(encoder.encode(chunk + failureLine(requestId)));
+					controller.close();
+					return;
+				}
 				if (next.done) {
 					if (chunk) controller.enqueue(encoder.encode(chunk));
 					controller.close();
@@ -76,6 +87,13 @@ export const GET: RequestHandler = async ({ locals, url }) => {
 		}
 	});
 };
+
+/**
+ * The last line of an export that broke off. It starts with `#`, which spreadsheet imports and
+ * most CSV readers treat as a comment or at least never as a ledger row.
+ */
+const failureLine = (requestId: string) =>
+	`# export failed: the history could not be read to the end, so this file is incomplete; request id ${requestId}\r\n`;
 
 const text = (value: unknown) => (typeof value === 'string' ? value : null);
 const whole = (value: unknown) => (typeof value === 'number' ? value : null);
