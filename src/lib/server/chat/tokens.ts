@@ -1,16 +1,102 @@
 import { countTokens, decodeGenerator, encode } from 'gpt-tokenizer';
 
-/** Tokens in a piece of text (OpenAI's o200k encoding; close enough for other models too). */
+/**
+ * Tokens in a short piece of text, in one tokenizer call (OpenAI's o200k encoding; close enough
+ * for other models too). gpt-tokenizer is superlinear on long unbroken runs (200,000 × "a" blocked
+ * the event loop for 12–29 s), so anything a user or a model can make long goes through
+ * `countTokensSliced` instead.
+ */
 export function tokensIn(text: string): number {
 	return text ? countTokens(text) : 0;
 }
 
+/**
+ * The most characters one tokenizer call sees. The cost of a call grows with the square of its
+ * longest pre-token (a run without spaces or punctuation); 500 characters of the slowest kind
+ * measured (a CJK or combining-mark run, 3 bytes a character) took ~5 ms on a loaded 2-core box,
+ * well under the ~20 ms a call may block the event loop.
+ */
+export const SLICE_CHARS = 500;
+
+/**
+ * Tokens added to the estimate for every cut between two slices. A cut at a pre-token boundary
+ * (before a whitespace that follows a non-space, which is where `textSlices` cuts when it can)
+ * changes nothing or adds a token; a cut inside a pre-token can make the two halves encode to fewer tokens than
+ * the whole, because BPE merges greedily rather than optimally. Randomised trials over letter,
+ * CJK, punctuation, accent and whitespace runs never found a cut worth more than 2 tokens
+ * (tokens.spec.ts repeats such a check), so 3 per cut keeps the sum an over-estimate — a slight
+ * one: 3 tokens per 500 characters, under 3% of typical text.
+ */
+export const CUT_MARGIN = 3;
+
+/**
+ * A generous bound on characters per token, for dropping text unread: o200k averages about four
+ * characters of English per token and rarely reaches eight on real text. Text beyond
+ * `budget × MAX_CHARS_PER_TOKEN` characters is taken not to fit a token budget without
+ * tokenizing it; at worst that drops a history message which would just have fitted (a quality
+ * cost, never a billing one: it only shortens the prompt).
+ */
+export const MAX_CHARS_PER_TOKEN = 8;
+
+const isSpace = (code: number) =>
+	code === 32 || (code >= 9 && code <= 13) || code === 0xa0 || code === 0x3000;
+
+/**
+ * Cuts text into slices of at most `size` characters: before a whitespace that follows a
+ * non-space in the slice's second half when there is one, else at `size` (never between the two
+ * halves of a surrogate pair).
+ */
+export function textSlices(text: string, size = SLICE_CHARS): string[] {
+	const slices: string[] = [];
+	let start = 0;
+	while (text.length - start > size) {
+		let end = start + size;
+		for (let i = end; i > start + size / 2; i--) {
+			if (isSpace(text.charCodeAt(i)) && !isSpace(text.charCodeAt(i - 1))) {
+				end = i;
+				break;
+			}
+		}
+		const before = text.charCodeAt(end - 1);
+		if (before >= 0xd800 && before <= 0xdbff) end--;
+		slices.push(text.slice(start, end));
+		start = end;
+	}
+	if (start < text.length) slices.push(text.slice(start));
+	return slices;
+}
+
+/** Lets timers, I/O and other requests run between two slices of tokenizer work. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * An upper estimate of the tokens in `text` that never blocks the event loop for long: the text
+ * is tokenized a slice at a time (see SLICE_CHARS), yielding between slices, and every cut adds
+ * CUT_MARGIN. Exact for text of one slice.
+ */
+export async function countTokensSliced(text: string): Promise<number> {
+	const slices = textSlices(text);
+	let total = 0;
+	for (const [i, slice] of slices.entries()) {
+		if (i > 0) {
+			await yieldToEventLoop();
+			total += CUT_MARGIN;
+		}
+		total += countTokens(slice);
+	}
+	return total;
+}
+
 // Chat formats add a few tokens of framing per message; counting them keeps estimates high, not low.
-const PER_MESSAGE_OVERHEAD = 4;
+export const PER_MESSAGE_OVERHEAD = 4;
+// …and a few for the prompt as a whole.
+export const PROMPT_OVERHEAD = 3;
 
 /** An upper estimate of the prompt tokens of these messages. */
-export function promptTokens(messages: { text: string }[]): number {
-	return messages.reduce((total, m) => total + tokensIn(m.text) + PER_MESSAGE_OVERHEAD, 3);
+export async function promptTokens(messages: { text: string }[]): Promise<number> {
+	let total = PROMPT_OVERHEAD;
+	for (const m of messages) total += (await countTokensSliced(m.text)) + PER_MESSAGE_OVERHEAD;
+	return total;
 }
 
 export interface TokenPiece {
