@@ -58,7 +58,12 @@ describe('textSlices', () => {
 
 describe('countTokensSliced', () => {
 	it('is exact for text of one slice', async () => {
-		for (const text of ['', 'Hello there', 'Wie viel kostet 这个回答? 🙂', 'a'.repeat(SLICE_CHARS)]) {
+		for (const text of [
+			'',
+			'Hello there',
+			'Wie viel kostet 这个回答? 🙂',
+			'a'.repeat(SLICE_CHARS)
+		]) {
 			expect(await countTokensSliced(text)).toBe(countTokens(text));
 		}
 	});
