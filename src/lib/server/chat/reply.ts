@@ -371,7 +371,9 @@ export async function trimHistory(
 		const question = kept.length === 0;
 		chars += messages[i].text.length;
 		if (!question && chars > budget * MAX_CHARS_PER_TOKEN) break;
-		const cost = (await countTokensSliced(messages[i].text)) + PER_MESSAGE_OVERHEAD;
+		// A history message is counted only until it is known not to fit; the question, always.
+		const limit = question ? Infinity : budget - tokens - PER_MESSAGE_OVERHEAD;
+		const cost = (await countTokensSliced(messages[i].text, limit)) + PER_MESSAGE_OVERHEAD;
 		if (!question && tokens + cost > budget) break;
 		kept.unshift(messages[i]);
 		tokens += cost;

@@ -33,26 +33,33 @@ function mixedText(next: () => number, length: number): string {
 	return text.slice(0, length).replace(/[\uD800-\uDBFF]$/, '');
 }
 
+const texts = (slices: { text: string }[]) => slices.map((s) => s.text);
+
 describe('textSlices', () => {
 	it('keeps short text whole and rejoins to the original', () => {
-		expect(textSlices('hello world')).toEqual(['hello world']);
+		expect(textSlices('hello world')).toEqual([{ text: 'hello world', hardCut: false }]);
 		const text = 'word '.repeat(1_000);
 		const slices = textSlices(text);
-		expect(slices.join('')).toBe(text);
-		expect(Math.max(...slices.map((s) => s.length))).toBeLessThanOrEqual(SLICE_CHARS);
+		expect(texts(slices).join('')).toBe(text);
+		expect(Math.max(...slices.map((s) => s.text.length))).toBeLessThanOrEqual(SLICE_CHARS);
 	});
 
-	it('cuts before a space that follows a word, when there is one', () => {
+	it('cuts softly between a word and a space, when there is one', () => {
 		const slices = textSlices('word '.repeat(1_000));
-		for (const slice of slices.slice(1)) expect(slice.startsWith(' ')).toBe(true);
+		for (const slice of slices.slice(1)) {
+			expect(slice.text.startsWith(' ')).toBe(true);
+			expect(slice.hardCut).toBe(false);
+		}
 	});
 
-	it('cuts an unbroken run at the slice size, never inside a surrogate pair', () => {
+	it('cuts an unbroken run hard at the slice size, never inside a surrogate pair', () => {
 		const run = 'a'.repeat(SLICE_CHARS * 3 + 7);
-		expect(textSlices(run).map((s) => s.length)).toEqual([500, 500, 500, 7]);
+		const slices = textSlices(run);
+		expect(slices.map((s) => s.text.length)).toEqual([SLICE_CHARS, SLICE_CHARS, SLICE_CHARS, 7]);
+		expect(slices.map((s) => s.hardCut)).toEqual([false, true, true, true]);
 		const emoji = 'x' + '😀'.repeat(SLICE_CHARS);
-		for (const slice of textSlices(emoji)) expect(slice.isWellFormed()).toBe(true);
-		expect(textSlices(emoji).join('')).toBe(emoji);
+		for (const slice of textSlices(emoji)) expect(slice.text.isWellFormed()).toBe(true);
+		expect(texts(textSlices(emoji)).join('')).toBe(emoji);
 	});
 });
 
@@ -78,10 +85,9 @@ describe('countTokensSliced', () => {
 			// Each cut adds its margin, and at most as much again by splitting a run's last token.
 			expect(sliced).toBeLessThanOrEqual(whole + 2 * CUT_MARGIN * textSlices(text).length);
 		}
-		const prose = 'The quick brown fox jumps over the lazy dog. '.repeat(400);
-		const estimate = await countTokensSliced(prose);
-		expect(estimate).toBeGreaterThanOrEqual(countTokens(prose));
-		expect(estimate / countTokens(prose)).toBeLessThan(1.05);
+		// Prose is cut only between words, where counts add up exactly.
+		const prose = 'The quick brown fox jumps over the lazy dog. 1234 times.\n'.repeat(400);
+		expect(await countTokensSliced(prose)).toBe(countTokens(prose));
 	});
 
 	it('no single tokenizer call of the worst runs blocks for long', async () => {
@@ -94,6 +100,13 @@ describe('countTokensSliced', () => {
 			countTokens(run);
 			expect(performance.now() - started).toBeLessThan(20);
 		}
+	});
+
+	it('stops counting once over a limit', async () => {
+		const text = 'word '.repeat(2_000);
+		const partial = await countTokensSliced(text, 50);
+		expect(partial).toBeGreaterThan(50);
+		expect(partial).toBeLessThan(countTokens(text));
 	});
 
 	it('lets timers run while it counts a long unbroken run', async () => {

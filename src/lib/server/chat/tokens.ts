@@ -12,20 +12,18 @@ export function tokensIn(text: string): number {
 
 /**
  * The most characters one tokenizer call sees. The cost of a call grows with the square of its
- * longest pre-token (a run without spaces or punctuation); 500 characters of the slowest kind
+ * longest pre-token (a run without spaces or punctuation): 500 characters of the slowest kind
  * measured (a CJK or combining-mark run, 3 bytes a character) took ~5 ms on a loaded 2-core box,
- * well under the ~20 ms a call may block the event loop.
+ * so 256 keeps every call at a few milliseconds, far under the ~20 ms a call may block.
  */
-export const SLICE_CHARS = 500;
+export const SLICE_CHARS = 256;
 
 /**
- * Tokens added to the estimate for every cut between two slices. A cut at a pre-token boundary
- * (before a whitespace that follows a non-space, which is where `textSlices` cuts when it can)
- * changes nothing or adds a token; a cut inside a pre-token can make the two halves encode to fewer tokens than
- * the whole, because BPE merges greedily rather than optimally. Randomised trials over letter,
- * CJK, punctuation, accent and whitespace runs never found a cut worth more than 2 tokens
- * (tokens.spec.ts repeats such a check), so 3 per cut keeps the sum an over-estimate — a slight
- * one: 3 tokens per 500 characters, under 3% of typical text.
+ * Tokens added to the estimate for every hard cut (inside a run, see `textSlices`): splitting a
+ * pre-token can make the two halves encode to fewer tokens than the whole, because BPE merges
+ * greedily rather than optimally. Randomised trials over letter, CJK, punctuation, accent and
+ * whitespace runs never found a cut worth more than 2 tokens (tokens.spec.ts repeats such a
+ * check), so 3 per hard cut keeps the sum an over-estimate. Soft cuts need no margin.
  */
 export const CUT_MARGIN = 3;
 
@@ -38,31 +36,42 @@ export const CUT_MARGIN = 3;
  */
 export const MAX_CHARS_PER_TOKEN = 8;
 
-const isSpace = (code: number) =>
-	code === 32 || (code >= 9 && code <= 13) || code === 0xa0 || code === 0x3000;
+const SPACE = /\s/;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+export interface TextSlice {
+	text: string;
+	/** Cut from the previous slice inside a run (costs CUT_MARGIN), not at a word's end. */
+	hardCut: boolean;
+}
 
 /**
- * Cuts text into slices of at most `size` characters: before a whitespace that follows a
- * non-space in the slice's second half when there is one, else at `size` (never between the two
- * halves of a surrogate pair).
+ * Cuts text into slices of at most `size` characters. A soft cut, taken when the slice's second
+ * half has one, falls between a letter or digit and a whitespace: no o200k pre-token spans that
+ * point (words and numbers end there, and whitespace pre-tokens start there), so the slices'
+ * counts add up exactly. Otherwise the cut is hard, at `size` (never inside a surrogate pair).
  */
-export function textSlices(text: string, size = SLICE_CHARS): string[] {
-	const slices: string[] = [];
+export function textSlices(text: string, size = SLICE_CHARS): TextSlice[] {
+	const slices: TextSlice[] = [];
 	let start = 0;
+	let hardCut = false;
 	while (text.length - start > size) {
 		let end = start + size;
+		let soft = false;
 		for (let i = end; i > start + size / 2; i--) {
-			if (isSpace(text.charCodeAt(i)) && !isSpace(text.charCodeAt(i - 1))) {
+			if (SPACE.test(text[i]) && LETTER_OR_DIGIT.test(text[i - 1])) {
 				end = i;
+				soft = true;
 				break;
 			}
 		}
 		const before = text.charCodeAt(end - 1);
-		if (before >= 0xd800 && before <= 0xdbff) end--;
-		slices.push(text.slice(start, end));
+		if (!soft && before >= 0xd800 && before <= 0xdbff) end--;
+		slices.push({ text: text.slice(start, end), hardCut });
+		hardCut = !soft;
 		start = end;
 	}
-	if (start < text.length) slices.push(text.slice(start));
+	if (start < text.length) slices.push({ text: text.slice(start), hardCut });
 	return slices;
 }
 
@@ -71,18 +80,18 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /**
  * An upper estimate of the tokens in `text` that never blocks the event loop for long: the text
- * is tokenized a slice at a time (see SLICE_CHARS), yielding between slices, and every cut adds
- * CUT_MARGIN. Exact for text of one slice.
+ * is tokenized a slice at a time (see SLICE_CHARS), yielding between slices, and every hard cut
+ * adds CUT_MARGIN. Exact for prose and for text of one slice. With `stopAbove`, counting ends as soon as the total
+ * exceeds it (the answer is then only known to be over `stopAbove`).
  */
-export async function countTokensSliced(text: string): Promise<number> {
-	const slices = textSlices(text);
+export async function countTokensSliced(text: string, stopAbove = Infinity): Promise<number> {
 	let total = 0;
-	for (const [i, slice] of slices.entries()) {
+	for (const [i, slice] of textSlices(text).entries()) {
 		if (i > 0) {
+			if (total > stopAbove) break;
 			await yieldToEventLoop();
-			total += CUT_MARGIN;
 		}
-		total += countTokens(slice);
+		total += countTokens(slice.text) + (slice.hardCut ? CUT_MARGIN : 0);
 	}
 	return total;
 }
