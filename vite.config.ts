@@ -36,6 +36,17 @@ export default defineConfig({
 				}
 			},
 			{
+				// Security suites: abuse of the built app (floods, oversized input, route walking).
+				extends: true,
+				test: {
+					name: 'security',
+					include: ['tests/security/**/*.test.ts'],
+					globalSetup: [postgresSetup],
+					testTimeout: 30_000,
+					hookTimeout: 60_000
+				}
+			},
+			{
 				// Browser suites: a real Chromium driven by playwright-core against the built app.
 				extends: true,
 				test: {

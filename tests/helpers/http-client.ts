@@ -47,6 +47,11 @@ export class HttpClient {
 		return response;
 	}
 
+	/** The Cookie header this client sends, for requests made with another HTTP stack. */
+	cookieHeader(): string {
+		return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+	}
+
 	get(path: string) {
 		return this.request(path);
 	}

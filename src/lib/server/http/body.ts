@@ -2,16 +2,17 @@ import type { AppError } from '../errors';
 
 /**
  * The request body parsed as JSON, or undefined when it is not JSON (the caller's schema then
- * answers 400). A body over `maxBytes` is refused with `tooLarge()` as soon as it is known to be
- * too big — from Content-Length, or while reading — so a huge body is never buffered or parsed.
+ * answers 400). A body over `maxBytes` (declared in Content-Length, or found while reading) is
+ * refused with `tooLarge()` and never buffered or parsed: the rest is read and dropped, so the
+ * client gets the 413 rather than a reset connection (adapter-node's BODY_SIZE_LIMIT bounds how
+ * much that can be).
  */
 export async function readJsonBody(
 	request: Request,
 	maxBytes: number,
 	tooLarge: () => AppError
 ): Promise<unknown> {
-	const declared = Number(request.headers.get('content-length') ?? NaN);
-	if (declared > maxBytes) throw tooLarge();
+	let oversized = Number(request.headers.get('content-length') ?? NaN) > maxBytes;
 	if (!request.body) return undefined;
 	const reader = request.body.getReader();
 	const chunks: Uint8Array[] = [];
@@ -21,20 +22,20 @@ export async function readJsonBody(
 		try {
 			next = await reader.read();
 		} catch (error) {
-			// adapter-node's own BODY_SIZE_LIMIT ends the stream with a 413; anything else (a client
-			// gone mid-upload) leaves a body that is not JSON.
-			if (error instanceof Error && 'status' in error && error.status === 413) throw tooLarge();
+			// adapter-node's own limit ends the stream with a 413; anything else (a client gone
+			// mid-upload) leaves a body that is not JSON.
+			if (oversized || (error instanceof Error && 'status' in error && error.status === 413)) {
+				throw tooLarge();
+			}
 			return undefined;
 		}
-		const { done, value } = next;
-		if (done) break;
-		size += value.byteLength;
-		if (size > maxBytes) {
-			void reader.cancel().catch(() => {});
-			throw tooLarge();
-		}
-		chunks.push(value);
+		if (next.done) break;
+		size += next.value.byteLength;
+		if (size > maxBytes) oversized = true;
+		if (oversized) chunks.length = 0;
+		else chunks.push(next.value);
 	}
+	if (oversized) throw tooLarge();
 	try {
 		return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 	} catch {
