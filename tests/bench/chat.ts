@@ -216,15 +216,15 @@ async function directStream(upstream: OpenAIServer, expected: string): Promise<T
 
 let chatCounter = 0;
 
-/** One new chat through POST /api/chat, as @ai-sdk/svelte's Chat sends it. */
+/** One new chat through POST /api/chat, as the app's chat view sends it. */
 async function appStream(client: HttpClient, expected: string): Promise<Timing> {
 	const n = chatCounter++;
-	const messages = [{ id: `q-${n}`, role: 'user', parts: [{ type: 'text', text: QUESTION }] }];
+	const message = { id: `q-${n}`, role: 'user', parts: [{ type: 'text', text: QUESTION }] };
 	const started = performance.now();
 	const response = await client.request('/api/chat', {
 		method: 'POST',
 		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify({ id: `bench-${n}`, messages, model: MODEL, trigger: 'submit-message' })
+		body: JSON.stringify({ id: `bench-${n}`, message, model: MODEL })
 	});
 	if (!response.headers.get('content-type')?.includes('text/event-stream')) {
 		throw new Error(`/api/chat answered ${response.status}: ${await response.text()}`);

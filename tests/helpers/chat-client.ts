@@ -3,6 +3,7 @@ import { sseData } from './sse';
 
 export interface ChatResult {
 	status: number;
+	headers: Headers;
 	/** The text the client received. */
 	text: string;
 	/** The UI message stream chunks (parsed `data:` lines), or the JSON error body. */
@@ -12,33 +13,49 @@ export interface ChatResult {
 
 let counter = 0;
 
-/** Sends one user message to POST /api/chat the way @ai-sdk/svelte's Chat does, and reads it all. */
+/**
+ * Sends one user message to POST /api/chat the way the app's chat view does (the new message
+ * only; the server reads the history from the database), and reads the answer to the end.
+ */
 export async function sendChat(
 	client: HttpClient,
 	options: {
 		chatId?: string;
 		text?: string;
 		model: string;
-		history?: { id: string; role: 'user' | 'assistant'; text: string }[];
+		/** The message's id; an id already stored replaces that question (regenerate, edit). */
+		messageId?: string;
+		/** More body fields, e.g. a forged `messages` history the server must ignore. */
+		extra?: Record<string, unknown>;
 		/** Abort after this many text deltas arrived (the Stop button). */
 		stopAfterDeltas?: number;
 	}
-): Promise<ChatResult & { chatId: string }> {
+): Promise<ChatResult & { chatId: string; messageId: string }> {
 	const chatId = options.chatId ?? `chat-${Date.now()}-${counter++}`;
-	const messages = [
-		...(options.history ?? []),
-		{ id: `m-${counter++}`, role: 'user' as const, text: options.text ?? 'Hello there' }
-	].map((m) => ({ id: m.id, role: m.role, parts: [{ type: 'text', text: m.text }] }));
+	const messageId = options.messageId ?? `m-${counter++}`;
+	const message = {
+		id: messageId,
+		role: 'user',
+		parts: [{ type: 'text', text: options.text ?? 'Hello there' }]
+	};
 	const controller = new AbortController();
 	const response = await client.request('/api/chat', {
 		method: 'POST',
 		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify({ id: chatId, messages, model: options.model, trigger: 'submit-message' }),
+		body: JSON.stringify({ id: chatId, message, model: options.model, ...options.extra }),
 		signal: controller.signal
 	});
 	if (!response.headers.get('content-type')?.includes('text/event-stream')) {
 		const body = await response.json();
-		return { chatId, status: response.status, text: '', chunks: [], error: body.error };
+		return {
+			chatId,
+			messageId,
+			status: response.status,
+			headers: response.headers,
+			text: '',
+			chunks: [],
+			error: body.error
+		};
 	}
 	const chunks: ChatResult['chunks'] = [];
 	let text = '';
@@ -59,5 +76,5 @@ export async function sendChat(
 	} catch (error) {
 		if (!controller.signal.aborted) throw error;
 	}
-	return { chatId, status: response.status, text, chunks };
+	return { chatId, messageId, status: response.status, headers: response.headers, text, chunks };
 }

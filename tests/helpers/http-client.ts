@@ -28,7 +28,7 @@ export class HttpClient {
 		const headers = new Headers(init.headers);
 		headers.set('origin', this.baseUrl);
 		if (this.cookies.size) {
-			headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+			headers.set('cookie', this.cookieHeader());
 		}
 		const response = this.agent
 			? ((await undiciFetch(this.baseUrl + path, {
@@ -48,6 +48,11 @@ export class HttpClient {
 		return response;
 	}
 
+	/** The Cookie header this client sends, for requests made with another HTTP stack (raw HTTP). */
+	cookieHeader(): string {
+		return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+	}
+
 	get(path: string) {
 		return this.request(path);
 	}
@@ -59,11 +64,6 @@ export class HttpClient {
 			headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
 			body: new URLSearchParams(fields).toString()
 		});
-	}
-
-	/** The Cookie header this client sends, for requests made without it (raw HTTP). */
-	cookieHeader(): string {
-		return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
 	}
 
 	hasSession(): boolean {

@@ -126,7 +126,7 @@ describe.each(['chat', 'responses'] as const)(
 			await sendChat(client, { model: 'small', text: 'Hello there' });
 			const [hold] = await settled(userId);
 			expect(hold.amount).toBe(2);
-			const estimate = promptTokens([{ text: 'Hello there' }]);
+			const estimate = await promptTokens([{ text: 'Hello there' }]);
 			const body = upstream.requests[0].body;
 			const cap = style === 'chat' ? body.max_tokens : body.max_output_tokens;
 			expect(cap).toBe(2000 - estimate);
@@ -194,7 +194,7 @@ describe.each(['chat', 'responses'] as const)(
 			await settled(userId);
 			const rows = await usageRows(userId);
 			const charged = rows.reduce((total, r) => total - r.amount, 0);
-			const perReply = Math.ceil((promptTokens([{ text: 'Hello there' }]) + 55) / 1000);
+			const perReply = Math.ceil(((await promptTokens([{ text: 'Hello there' }])) + 55) / 1000);
 			expect(charged).toBe(ok.length * perReply);
 			expect(upstream.requests).toHaveLength(ok.length);
 			const view = await balanceOf(database.db, userId);
@@ -213,7 +213,7 @@ describe.each(['chat', 'responses'] as const)(
 			for (const body of [
 				'not json',
 				'{}',
-				JSON.stringify({ id: 'a b', model: 'small', messages: [] })
+				JSON.stringify({ id: 'a b', model: 'small', message: {} })
 			]) {
 				const response = await client.request('/api/chat', {
 					method: 'POST',

@@ -1,7 +1,8 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import type { AuthLimitsConfig } from '../config';
 import type { Db } from '../db/client';
-import { errorResponse } from '../http/errors';
+import { apiErrorResponse, errorResponse } from '../http/errors';
+import { readJson } from '../http/read-body';
 import { fieldErrors, signInSchema, signUpSchema } from './credentials';
 import {
 	admitAuthAttempt,
@@ -49,16 +50,13 @@ export async function guardAuthApi(
 	const action = AUTH_HTTP_ENDPOINTS[endpoint];
 	if (!action || event.request.method !== 'POST') return resolve(event);
 
-	const text = await readBounded(event.request.clone(), MAX_BODY_BYTES);
-	if (text === null) {
-		return errorResponse(413, 'payload_too_large', 'The request body is too large.');
-	}
 	let body: unknown;
 	try {
-		body = JSON.parse(text);
-	} catch {
-		return errorResponse(400, 'invalid_request', 'The body must be JSON.');
+		body = await readJson(event.request.clone(), { maxBytes: MAX_BODY_BYTES });
+	} catch (error) {
+		return apiErrorResponse(error);
 	}
+	if (body === undefined) return errorResponse(400, 'invalid_request', 'The body must be JSON.');
 	const parsed = (action === 'sign-up' ? signUpSchema : signInSchema).safeParse(body);
 	if (!parsed.success) {
 		const [field, message] = Object.entries(fieldErrors(parsed.error))[0];
@@ -81,25 +79,4 @@ export async function guardAuthApi(
 		else if (response.ok) await recordSignInSuccess(deps.db, email);
 	}
 	return response;
-}
-
-/** The body as text, or null when it is longer than `maxBytes` (reading stops there). */
-async function readBounded(request: Request, maxBytes: number): Promise<string | null> {
-	const declared = Number(request.headers.get('content-length') ?? 0);
-	if (declared > maxBytes) return null;
-	if (!request.body) return '';
-	const reader = request.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		size += value.byteLength;
-		if (size > maxBytes) {
-			await reader.cancel();
-			return null;
-		}
-		chunks.push(value);
-	}
-	return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,7 +4,7 @@ import type {
 	LanguageModelV4Prompt,
 	LanguageModelV4StreamPart
 } from '@ai-sdk/provider';
-import { capPieces, tokenPieces, tokensIn, type TokenPiece } from './tokens';
+import { capPieces, countTokensSliced, tokenPieces, type TokenPiece } from './tokens';
 
 export const DEMO_MODEL_ID = 'demo';
 
@@ -24,13 +24,17 @@ export function createDemoModel(options: { delayMs: number }): LanguageModelV4 {
 			throw new Error('The demo model only streams.');
 		},
 		async doStream(call: LanguageModelV4CallOptions) {
-			const input = promptText(call.prompt);
+			// The prompt may be as long as the history budget allows: counted in slices, like the
+			// server's own estimate, so the demo never blocks the event loop either. The reply itself
+			// is short whatever was asked (it quotes at most 200 characters).
+			const inputTokens = await countTokensSliced(promptText(call.prompt));
+			const question = lastUserText(call.prompt);
 			const pieces = capPieces(
-				tokenPieces(demoReply(lastUserText(call.prompt))),
+				tokenPieces(demoReply(question, await countTokensSliced(question))),
 				call.maxOutputTokens
 			);
 			return {
-				stream: tokenStream(pieces, tokensIn(input), options.delayMs, call.abortSignal)
+				stream: tokenStream(pieces, inputTokens, options.delayMs, call.abortSignal)
 			};
 		}
 	};
@@ -97,14 +101,14 @@ function lastUserText(prompt: LanguageModelV4Prompt): string {
 	return last ? contentText(last.content).trim() : '';
 }
 
-/** The demo's answer: what it heard, and how this very reply is metered. */
-export function demoReply(question: string): string {
+/** The demo's answer: what it heard (`questionTokens` long), and how this very reply is metered. */
+export function demoReply(question: string, questionTokens: number): string {
 	const quoted = question.length > 200 ? `${question.slice(0, 200)}…` : question;
 	const words = question ? question.split(/\s+/).length : 0;
 	return [
 		`**Demo mode.** No model API key is configured, so this answer comes from the built-in demo model. It streams and is billed exactly like a real model.`,
 		'',
-		`You asked: _${quoted.replace(/[_*`]/g, '')}_ (${words} ${words === 1 ? 'word' : 'words'}, ${tokensIn(question)} tokens).`,
+		`You asked: _${quoted.replace(/[_*`]/g, '')}_ (${words} ${words === 1 ? 'word' : 'words'}, ${questionTokens} tokens).`,
 		'',
 		'Here is how this reply is charged:',
 		'',

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
+import { selectRows, type Db } from '../db/client';
 import type { Executor } from '../credits/transaction';
 import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/schema';
 
@@ -77,6 +77,75 @@ export function chatMessages(db: Db, chatId: string): Promise<ChatMessageRow[]> 
 		.from(chatMessage)
 		.where(eq(chatMessage.chatId, chatId))
 		.orderBy(asc(chatMessage.createdAt));
+}
+
+/** A stored message as the model gets it: its text parts joined. */
+export interface HistoryMessage {
+	id: string;
+	role: 'user' | 'assistant';
+	text: string;
+}
+
+/** The role of the chat's message with this id, or null when there is none. */
+export async function storedRole(
+	db: Db,
+	chatId: string,
+	id: string
+): Promise<'user' | 'assistant' | null> {
+	const [row] = await db
+		.select({ role: chatMessage.role })
+		.from(chatMessage)
+		.where(and(eq(chatMessage.chatId, chatId), eq(chatMessage.id, id)));
+	return row?.role ?? null;
+}
+
+/**
+ * The conversation before the message `beforeId` (before the end when it is not stored), oldest
+ * first: only the newest `maxMessages`, and only while their stored parts add up to at most
+ * `maxChars` characters (the JSON is never shorter than its text). Older messages could not fit
+ * the prompt's token budget, so they are neither loaded nor tokenized.
+ */
+export async function recentHistory(
+	db: Db,
+	chatId: string,
+	limits: { beforeId: string; maxMessages: number; maxChars: number }
+): Promise<HistoryMessage[]> {
+	const rows = await selectRows<{ id: string; role: 'user' | 'assistant'; parts: unknown }>(
+		db,
+		sql`
+			select id, role, parts from (
+				select id, role, parts, created_at,
+					sum(length(parts::text)) over newest as upto,
+					row_number() over newest as n
+				from chat_message
+				where chat_id = ${chatId}
+				  and created_at < coalesce(
+					(select created_at from chat_message where chat_id = ${chatId} and id = ${limits.beforeId}),
+					'infinity'::timestamptz)
+				window newest as (order by created_at desc, id desc)
+			) recent
+			where upto <= ${limits.maxChars} and n <= ${limits.maxMessages}
+			order by created_at, id`
+	);
+	return rows.map((row) => ({ id: row.id, role: row.role, text: textOfParts(row.parts) }));
+}
+
+/** The text parts of a stored message, joined (other part types are not sent to the model). */
+export function textOfParts(parts: unknown): string {
+	if (typeof parts === 'string') return textOfParts(JSON.parse(parts));
+	if (!Array.isArray(parts)) return '';
+	return parts
+		.map((part: unknown) =>
+			part &&
+			typeof part === 'object' &&
+			'type' in part &&
+			part.type === 'text' &&
+			'text' in part &&
+			typeof part.text === 'string'
+				? part.text
+				: ''
+		)
+		.join('');
 }
 
 /** Stores a message (a regenerated reply replaces the one with the same id). */

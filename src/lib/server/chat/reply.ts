@@ -20,22 +20,34 @@ import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
 import type { ReplyReceipt } from '../../types';
 import { AppError } from '../errors';
-import { chatById, createChat, saveMessage, saveQuestion } from './history';
+import { hit } from '../security/rate-limit';
+import {
+	chatById,
+	createChat,
+	recentHistory,
+	saveMessage,
+	saveQuestion,
+	storedRole,
+	type HistoryMessage
+} from './history';
 import type { ModelRegistry } from './models';
-import { promptTokens, tokensIn } from './tokens';
-
-export interface ChatMessageInput {
-	id: string;
-	role: 'user' | 'assistant';
-	text: string;
-}
+import {
+	countTokensSliced,
+	CUT_MARGIN,
+	MAX_CHARS_PER_TOKEN,
+	PER_MESSAGE_OVERHEAD,
+	PROMPT_OVERHEAD
+} from './tokens';
 
 export interface ReplyRequest {
 	userId: string;
 	chatId: string;
 	modelId: string;
-	/** The conversation so far, oldest first; the last one is the user's new message. */
-	messages: ChatMessageInput[];
+	/**
+	 * The user's new message. Everything before it comes from the database; an id that is already
+	 * stored (regenerate, edit) replaces that question and drops what followed it.
+	 */
+	question: { id: string; text: string };
 	/** Aborted when the browser stops the request (Stop button, closed tab). */
 	signal: AbortSignal;
 }
@@ -63,9 +75,9 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			models: models.models.map((m) => m.id)
 		});
 	}
-	const question = request.messages.at(-1);
-	if (!question || question.role !== 'user' || !question.text.trim()) {
-		throw new AppError(400, 'invalid_request', 'The last message must be your non-empty question.');
+	const { question } = request;
+	if (!question.text.trim()) {
+		throw new AppError(400, 'invalid_request', 'Your message is empty.');
 	}
 	if (question.text.length > config.maxInputChars) {
 		throw new AppError(
@@ -74,15 +86,41 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			`Messages are limited to ${config.maxInputChars.toLocaleString('en')} characters; this one has ${question.text.length.toLocaleString('en')}.`
 		);
 	}
+	// Counted before any other work for this request, so a flood costs one upsert per request.
+	const verdict = await hit(db, `chat:user:${request.userId}`, {
+		max: config.ratePerMinute,
+		windowSeconds: 60
+	});
+	if (!verdict.allowed) {
+		throw new AppError(
+			429,
+			'rate_limited',
+			`You are sending messages too quickly. Try again in ${verdict.retryAfterSeconds} s.`,
+			{ retryAfterSeconds: verdict.retryAfterSeconds }
+		);
+	}
 	// Another user's chat id reads like a missing chat; the chat itself is only created once
 	// the credits are reserved, so a refused first message leaves nothing behind.
 	const existing = await chatById(db, request.chatId);
 	if (existing && existing.userId !== request.userId) {
 		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
 	}
+	if (existing && (await storedRole(db, existing.id, question.id)) === 'assistant') {
+		// Storing it would turn a reply into words the user chose for the assistant.
+		throw new AppError(400, 'invalid_request', 'A reply cannot be replaced by a question.');
+	}
+	const earlier = existing
+		? await recentHistory(db, existing.id, {
+				beforeId: question.id,
+				maxMessages: Math.floor(config.historyTokens / PER_MESSAGE_OVERHEAD),
+				maxChars: config.historyTokens * MAX_CHARS_PER_TOKEN
+			})
+		: [];
 
-	const history = trimHistory(request.messages, config.historyTokens);
-	const inputEstimate = promptTokens(history);
+	const { messages: history, tokens: inputEstimate } = await trimHistory(
+		[...earlier, { id: question.id, role: 'user', text: question.text }],
+		config.historyTokens
+	);
 	const worstCase = creditsForTokens(inputEstimate + config.maxOutputTokens, model.rate);
 	const hold = await reserve(db, {
 		userId: request.userId,
@@ -140,6 +178,29 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	let streamed = '';
 	let lastOwedAt = Date.now();
 	let done = false;
+	// What is owed so far, for the sweeper should this process die. Counted incrementally (only
+	// the text streamed since the last count, in slices) so a long reply is never re-tokenized
+	// whole; each resumed count is one more cut, hence the margin.
+	let countedChars = 0;
+	let countedTokens = 0;
+	let counting = false;
+	const recordOwedSoFar = async () => {
+		counting = true;
+		try {
+			const upTo = streamed.length;
+			const added = await countTokensSliced(streamed.slice(countedChars, upTo));
+			countedTokens += added + (countedChars > 0 ? CUT_MARGIN : 0);
+			countedChars = upTo;
+			if (!done)
+				await recordOwed(
+					db,
+					hold.holdId,
+					creditsForTokens(inputEstimate + countedTokens, model.rate)
+				);
+		} finally {
+			counting = false;
+		}
+	};
 
 	/** Settles exactly once, whichever way the stream ends. */
 	const finish = async (outcome: {
@@ -155,7 +216,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			return;
 		}
 		const inputTokens = outcome.inputTokens ?? inputEstimate;
-		const outputTokens = outcome.outputTokens ?? tokensIn(streamed);
+		const outputTokens = outcome.outputTokens ?? (await countTokensSliced(streamed));
 		const totalTokens = inputTokens + outputTokens;
 		const settled = await settle(db, {
 			holdId: hold.holdId,
@@ -208,10 +269,9 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		onChunk: ({ chunk }) => {
 			if (chunk.type !== 'text-delta') return;
 			streamed += chunk.text;
-			if (Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
+			if (!counting && Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
 				lastOwedAt = Date.now();
-				const owed = creditsForTokens(inputEstimate + tokensIn(streamed), model.rate);
-				void recordOwed(db, hold.holdId, owed).catch(() => {});
+				void recordOwedSoFar().catch(() => {});
 			}
 		},
 		onEnd: (event) =>
@@ -290,20 +350,35 @@ function replyStream(
 	});
 }
 
-function toUIMessage(message: ChatMessageInput): UIMessage {
+function toUIMessage(message: HistoryMessage): UIMessage {
 	return { id: message.id, role: message.role, parts: [{ type: 'text', text: message.text }] };
 }
 
-/** Keeps the newest messages whose tokens fit the budget (the new question always stays). */
-export function trimHistory(messages: ChatMessageInput[], budget: number): ChatMessageInput[] {
-	const kept: ChatMessageInput[] = [];
-	let total = 0;
+/**
+ * Keeps the newest messages whose tokens fit the budget (the new question, last, always stays)
+ * and returns them with an upper estimate of the prompt's tokens. Text that cannot fit by its
+ * length alone (MAX_CHARS_PER_TOKEN) is dropped without being tokenized; what is kept is counted
+ * in slices, so the event loop stays free however long the conversation.
+ */
+export async function trimHistory(
+	messages: HistoryMessage[],
+	budget: number
+): Promise<{ messages: HistoryMessage[]; tokens: number }> {
+	const kept: HistoryMessage[] = [];
+	let tokens = 0;
+	let chars = 0;
 	for (let i = messages.length - 1; i >= 0; i--) {
-		total += tokensIn(messages[i].text);
-		if (kept.length > 0 && total > budget) break;
+		const question = kept.length === 0;
+		chars += messages[i].text.length;
+		if (!question && chars > budget * MAX_CHARS_PER_TOKEN) break;
+		// A history message is counted only until it is known not to fit; the question, always.
+		const limit = question ? Infinity : budget - tokens - PER_MESSAGE_OVERHEAD;
+		const cost = (await countTokensSliced(messages[i].text, limit)) + PER_MESSAGE_OVERHEAD;
+		if (!question && tokens + cost > budget) break;
 		kept.unshift(messages[i]);
+		tokens += cost;
 	}
-	return kept;
+	return { messages: kept, tokens: tokens + PROMPT_OVERHEAD };
 }
 
 async function packagesDrawn(db: Db, transactionIds: number[]) {

@@ -1,16 +1,111 @@
 import { countTokens, decodeGenerator, encode } from 'gpt-tokenizer';
 
-/** Tokens in a piece of text (OpenAI's o200k encoding; close enough for other models too). */
+/**
+ * Tokens in a short piece of text, in one tokenizer call (OpenAI's o200k encoding; close enough
+ * for other models too). gpt-tokenizer is superlinear on long unbroken runs (200,000 × "a" blocked
+ * the event loop for 12–29 s), so anything a user or a model can make long goes through
+ * `countTokensSliced` instead.
+ */
 export function tokensIn(text: string): number {
 	return text ? countTokens(text) : 0;
 }
 
+/**
+ * The most characters one tokenizer call sees. The cost of a call grows with the square of its
+ * longest pre-token (a run without spaces or punctuation): 500 characters of the slowest kind
+ * measured (a CJK or combining-mark run, 3 bytes a character) took ~5 ms on a loaded 2-core box,
+ * so 256 keeps every call at a few milliseconds, far under the ~20 ms a call may block.
+ */
+export const SLICE_CHARS = 256;
+
+/**
+ * Tokens added to the estimate for every hard cut (inside a run, see `textSlices`): splitting a
+ * pre-token can make the two halves encode to fewer tokens than the whole, because BPE merges
+ * greedily rather than optimally. Randomised trials over letter, CJK, punctuation, accent and
+ * whitespace runs never found a cut worth more than 2 tokens (tokens.spec.ts repeats such a
+ * check), so 3 per hard cut keeps the sum an over-estimate. Soft cuts need no margin.
+ */
+export const CUT_MARGIN = 3;
+
+/**
+ * A generous bound on characters per token, for dropping text unread: o200k averages about four
+ * characters of English per token and rarely reaches eight on real text. Text beyond
+ * `budget × MAX_CHARS_PER_TOKEN` characters is taken not to fit a token budget without
+ * tokenizing it; at worst that drops a history message which would just have fitted (a quality
+ * cost, never a billing one: it only shortens the prompt).
+ */
+export const MAX_CHARS_PER_TOKEN = 8;
+
+const SPACE = /\s/;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+export interface TextSlice {
+	text: string;
+	/** Cut from the previous slice inside a run (costs CUT_MARGIN), not at a word's end. */
+	hardCut: boolean;
+}
+
+/**
+ * Cuts text into slices of at most `size` characters. A soft cut, taken when the slice's second
+ * half has one, falls between a letter or digit and a whitespace: no o200k pre-token spans that
+ * point (words and numbers end there, and whitespace pre-tokens start there), so the slices'
+ * counts add up exactly. Otherwise the cut is hard, at `size` (never inside a surrogate pair).
+ */
+export function textSlices(text: string, size = SLICE_CHARS): TextSlice[] {
+	const slices: TextSlice[] = [];
+	let start = 0;
+	let hardCut = false;
+	while (text.length - start > size) {
+		let end = start + size;
+		let soft = false;
+		for (let i = end; i > start + size / 2; i--) {
+			if (SPACE.test(text[i]) && LETTER_OR_DIGIT.test(text[i - 1])) {
+				end = i;
+				soft = true;
+				break;
+			}
+		}
+		const before = text.charCodeAt(end - 1);
+		if (!soft && before >= 0xd800 && before <= 0xdbff) end--;
+		slices.push({ text: text.slice(start, end), hardCut });
+		hardCut = !soft;
+		start = end;
+	}
+	if (start < text.length) slices.push({ text: text.slice(start), hardCut });
+	return slices;
+}
+
+/** Lets timers, I/O and other requests run between two slices of tokenizer work. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * An upper estimate of the tokens in `text` that never blocks the event loop for long: the text
+ * is tokenized a slice at a time (see SLICE_CHARS), yielding between slices, and every hard cut
+ * adds CUT_MARGIN. Exact for prose and for text of one slice. With `stopAbove`, counting ends as soon as the total
+ * exceeds it (the answer is then only known to be over `stopAbove`).
+ */
+export async function countTokensSliced(text: string, stopAbove = Infinity): Promise<number> {
+	let total = 0;
+	for (const [i, slice] of textSlices(text).entries()) {
+		if (i > 0) {
+			if (total > stopAbove) break;
+			await yieldToEventLoop();
+		}
+		total += countTokens(slice.text) + (slice.hardCut ? CUT_MARGIN : 0);
+	}
+	return total;
+}
+
 // Chat formats add a few tokens of framing per message; counting them keeps estimates high, not low.
-const PER_MESSAGE_OVERHEAD = 4;
+export const PER_MESSAGE_OVERHEAD = 4;
+// …and a few for the prompt as a whole.
+export const PROMPT_OVERHEAD = 3;
 
 /** An upper estimate of the prompt tokens of these messages. */
-export function promptTokens(messages: { text: string }[]): number {
-	return messages.reduce((total, m) => total + tokensIn(m.text) + PER_MESSAGE_OVERHEAD, 3);
+export async function promptTokens(messages: { text: string }[]): Promise<number> {
+	let total = PROMPT_OVERHEAD;
+	for (const m of messages) total += (await countTokensSliced(m.text)) + PER_MESSAGE_OVERHEAD;
+	return total;
 }
 
 export interface TokenPiece {

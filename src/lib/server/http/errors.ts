@@ -14,9 +14,21 @@ const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
 	invalid_amount: 400
 };
 
-/** The JSON API's error body: `{ error: { code, message, ...details } }`. */
-export function errorResponse(status: number, code: string, message: string, details = {}) {
-	return json({ error: { code, message, ...details } }, { status });
+/**
+ * The JSON API's error body: `{ error: { code, message, ...details } }`; a numeric
+ * `details.retryAfterSeconds` is also sent as a `Retry-After` header.
+ */
+export function errorResponse(
+	status: number,
+	code: string,
+	message: string,
+	details: Record<string, unknown> = {}
+) {
+	// A refusal that says when to come back (a rate limit) also says it the standard way.
+	const retryAfter = details.retryAfterSeconds;
+	const headers =
+		typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : undefined;
+	return json({ error: { code, message, ...details } }, { status, headers });
 }
 
 /**

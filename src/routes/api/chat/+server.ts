@@ -1,24 +1,38 @@
 import { streamReply } from '$lib/server/chat/reply';
+import { AppError } from '$lib/server/errors';
 import { apiErrorResponse, invalidInput, requireApiUser } from '$lib/server/http/errors';
 import { readJson } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
-import { chatRequest, textMessages } from './schema';
+import { chatRequest, maxBodyBytes, questionOf } from './schema';
 import type { RequestHandler } from './$types';
 
-/** Streams a metered reply in the AI SDK UI message stream protocol. */
+/**
+ * Streams a metered reply in the AI SDK UI message stream protocol. The checks run cheapest
+ * first: session, body size and schema, then (in streamReply) the rate limit, the chat's owner,
+ * tokenizing, and only then the credit hold.
+ */
 export const POST: RequestHandler = async ({ request, locals }) => {
 	try {
 		const user = requireApiUser(locals);
-		const body = chatRequest.safeParse(await readJson(request));
-		if (!body.success) throw invalidInput(body.error);
 		const { database, config, models } = await runtime();
+		const raw = await readJson(request, {
+			maxBytes: maxBodyBytes(config.chat.maxInputChars),
+			tooLarge: () =>
+				new AppError(
+					413,
+					'message_too_long',
+					`Messages are limited to ${config.chat.maxInputChars.toLocaleString('en')} characters.`
+				)
+		});
+		const body = chatRequest.safeParse(raw);
+		if (!body.success) throw invalidInput(body.error);
 		return await streamReply(
 			{ db: database.db, config: config.chat, models },
 			{
 				userId: user.id,
 				chatId: body.data.id,
 				modelId: body.data.model,
-				messages: textMessages(body.data.messages),
+				question: questionOf(body.data),
 				signal: request.signal
 			}
 		);

@@ -1,33 +1,60 @@
 import { z } from 'zod';
 
-// The AI SDK's UI message shape; only text parts are used, other part types are ignored.
-const part = z.looseObject({ type: z.string(), text: z.string().optional() });
+/** Parts in one message: the composer sends one text part; a few more leave room for files. */
+export const MAX_PARTS = 16;
+/**
+ * The longest text part the schema lets through. The request body is already capped in bytes
+ * (see `maxBodyBytes`), and CHAT_MAX_INPUT_CHARS is checked right after parsing (413), so this
+ * only guarantees that nothing unbounded reaches any later step.
+ */
+export const MAX_TEXT_PART_CHARS = 1_000_000;
 
-const message = z.looseObject({
-	id: z.string().min(1).max(100),
-	role: z.enum(['user', 'assistant', 'system']),
-	parts: z.array(part).max(500)
+// PostgreSQL text and jsonb cannot hold U+0000, and a lone surrogate is not text at all: refused
+// here (400) rather than failing as a 500 when the question is stored.
+const INVALID_TEXT = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A message part: text is read, other types (files, step markers) are accepted and ignored. */
+const part = z.object({
+	type: z.string().min(1).max(40),
+	text: z
+		.string()
+		.max(MAX_TEXT_PART_CHARS)
+		.refine((text) => !INVALID_TEXT.test(text), 'must not contain NUL or unpaired surrogates')
+		.optional()
 });
 
-/** `POST /api/chat`: what @ai-sdk/svelte's Chat sends, plus the chosen model. */
-export const chatRequest = z.looseObject({
+/** The user's new message, in the AI SDK's UI message shape. */
+const newMessage = z.object({
+	id: z.string().regex(/^[\w-]{1,100}$/, 'must be 1-100 letters, digits, _ or -'),
+	role: z.literal('user'),
+	parts: z.array(part).min(1).max(MAX_PARTS)
+});
+
+/**
+ * `POST /api/chat`: the chat, the user's new message and the chosen model. The server owns the
+ * conversation: earlier messages come from the database, never from the browser. A message id
+ * that is already stored (regenerate, edit) replaces that question and everything after it.
+ */
+export const chatRequest = z.object({
 	id: z.string().regex(/^[\w-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-	messages: z.array(message).min(1, 'must hold at least the new message').max(1000),
+	message: newMessage,
 	model: z.string().min(1).max(100)
 });
 
 export type ChatRequest = z.infer<typeof chatRequest>;
 
-/** The conversation as plain text messages (system messages from the browser are dropped). */
-export function textMessages(messages: ChatRequest['messages']) {
-	return messages
-		.filter((m) => m.role !== 'system')
-		.map((m) => ({
-			id: m.id,
-			role: m.role as 'user' | 'assistant',
-			text: m.parts
-				.filter((p) => p.type === 'text')
-				.map((p) => p.text ?? '')
-				.join('')
-		}));
+/**
+ * The largest body worth reading: a message of `maxInputChars` characters, each escaped in JSON
+ * as at most 6 bytes (`\uXXXX`), plus room for ids, the model and part framing.
+ */
+export function maxBodyBytes(maxInputChars: number): number {
+	return maxInputChars * 6 + 16_384;
+}
+
+/** The new message as plain text (text parts joined). */
+export function questionOf(request: ChatRequest): { id: string; text: string } {
+	const text = request.message.parts
+		.map((part) => (part.type === 'text' ? (part.text ?? '') : ''))
+		.join('');
+	return { id: request.message.id, text };
 }
