@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fail, type RequestEvent } from '@sveltejs/kit';
 import type { AuthLimitsConfig } from '../config';
 import type { Db } from '../db/client';
 import {
@@ -97,4 +98,26 @@ export function addressBucket(address: string): string {
 		.slice(0, 4)
 		.map((group) => group.replace(/^0+(?=.)/, ''))
 		.join(':')}::/64`;
+}
+
+/**
+ * For the auth forms: null when the attempt is admitted, else the 429 the form shows inline
+ * (with `Retry-After`), keeping what the user typed.
+ */
+export async function throttledForm<V>(
+	event: Pick<RequestEvent, 'getClientAddress' | 'setHeaders'>,
+	deps: { db: Db; limits: AuthLimitsConfig },
+	attempt: { action: AuthAction; account: string; values: V }
+) {
+	const admitted = await admitAuthAttempt(deps.db, deps.limits, {
+		action: attempt.action,
+		address: event.getClientAddress(),
+		account: attempt.account
+	});
+	if (admitted.allowed) return null;
+	event.setHeaders({ 'retry-after': String(admitted.retryAfterSeconds) });
+	return fail(429, {
+		values: attempt.values,
+		errors: { form: waitMessage(admitted.retryAfterSeconds) } as Record<string, string>
+	});
 }

@@ -2,12 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { fieldErrors, signInSchema } from '$lib/server/auth/credentials';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
-import {
-	admitAuthAttempt,
-	recordSignInFailure,
-	recordSignInSuccess,
-	waitMessage
-} from '$lib/server/auth/throttle';
+import { recordSignInFailure, recordSignInSuccess, throttledForm } from '$lib/server/auth/throttle';
 import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
@@ -26,15 +21,12 @@ export const actions: Actions = {
 
 		const { auth, database, config } = await runtime();
 		const { email } = parsed.data;
-		const admitted = await admitAuthAttempt(database.db, config.authLimits, {
-			action: 'sign-in',
-			address: getClientAddress(),
-			account: email
-		});
-		if (!admitted.allowed) {
-			setHeaders({ 'retry-after': String(admitted.retryAfterSeconds) });
-			return fail(429, { values, errors: { form: waitMessage(admitted.retryAfterSeconds) } });
-		}
+		const refused = await throttledForm(
+			{ getClientAddress, setHeaders },
+			{ db: database.db, limits: config.authLimits },
+			{ action: 'sign-in', account: email, values }
+		);
+		if (refused) return refused;
 		try {
 			await auth.api.signInEmail({ body: parsed.data, headers: request.headers });
 		} catch (error) {

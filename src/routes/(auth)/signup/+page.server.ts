@@ -2,7 +2,7 @@ import { fail, redirect } from '@sveltejs/kit';
 import { fieldErrors, signUpSchema } from '$lib/server/auth/credentials';
 import { authFailure } from '$lib/server/auth/errors';
 import { safeRedirectTarget } from '$lib/server/auth/redirect';
-import { admitAuthAttempt, waitMessage } from '$lib/server/auth/throttle';
+import { throttledForm } from '$lib/server/auth/throttle';
 import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
@@ -21,15 +21,12 @@ export const actions: Actions = {
 
 		const { name, email, password } = parsed.data;
 		const { auth, database, config } = await runtime();
-		const admitted = await admitAuthAttempt(database.db, config.authLimits, {
-			action: 'sign-up',
-			address: getClientAddress(),
-			account: email
-		});
-		if (!admitted.allowed) {
-			setHeaders({ 'retry-after': String(admitted.retryAfterSeconds) });
-			return fail(429, { values, errors: { form: waitMessage(admitted.retryAfterSeconds) } });
-		}
+		const refused = await throttledForm(
+			{ getClientAddress, setHeaders },
+			{ db: database.db, limits: config.authLimits },
+			{ action: 'sign-up', account: email, values }
+		);
+		if (refused) return refused;
 		try {
 			await auth.api.signUpEmail({
 				body: { name: name || email.split('@')[0], email, password },
