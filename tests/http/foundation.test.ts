@@ -211,17 +211,21 @@ describe('health when the database is gone', () => {
 });
 
 describe('start-up checks in production', () => {
-	async function startWithSecret(secret: string | undefined) {
+	async function startWith(env: Record<string, string>) {
 		const child = spawnApp({
 			PORT: '0',
 			DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
-			...(secret === undefined ? {} : { BETTER_AUTH_SECRET: secret })
+			DEMO_MODEL: 'on',
+			...env
 		});
 		let stderr = '';
 		child.stderr?.on('data', (chunk) => (stderr += chunk));
 		const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
 		return { code, lines: stderr.trim().split('\n') };
 	}
+
+	const startWithSecret = (secret: string | undefined) =>
+		startWith(secret === undefined ? {} : { BETTER_AUTH_SECRET: secret });
 
 	it('refuses to start without BETTER_AUTH_SECRET, in one line', async () => {
 		const { code, lines } = await startWithSecret(undefined);
@@ -235,5 +239,18 @@ describe('start-up checks in production', () => {
 		const { code, lines } = await startWithSecret('too-short');
 		expect(code).toBe(1);
 		expect(lines).toEqual([expect.stringMatching(/only 9 characters/)]);
+	});
+
+	it('refuses to serve the demo model without DEMO_MODEL=on, in one line', async () => {
+		const secret = { BETTER_AUTH_SECRET: 'x'.repeat(40) };
+		for (const demo of [{ DEMO_MODEL: '' }, { DEMO_MODEL: 'off' }]) {
+			const { code, lines } = await startWith({ ...secret, ...demo });
+			expect(code).toBe(1);
+			expect(lines).toEqual([
+				expect.stringMatching(
+					/^credit-chat cannot start: no chat model is configured.*DEMO_MODEL=on/
+				)
+			]);
+		}
 	});
 });
