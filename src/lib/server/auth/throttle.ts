@@ -27,9 +27,8 @@ export async function admitAuthAttempt(
 	limits: AuthLimitsConfig,
 	attempt: { action: AuthAction; address: string; account: string }
 ): Promise<Verdict> {
-	if (limits.perMinute <= 0) return { allowed: true };
 	const account = accountKey(attempt.account);
-	if (attempt.action === 'sign-in') {
+	if (attempt.action === 'sign-in' && limits.failuresBeforeBackoff > 0) {
 		const paused = await blockedFor(db, failuresKey(account));
 		if (paused > 0) return { allowed: false, retryAfterSeconds: paused };
 	}
@@ -46,7 +45,6 @@ export async function recordSignInFailure(
 	limits: AuthLimitsConfig,
 	email: string
 ): Promise<void> {
-	if (limits.perMinute <= 0) return;
 	await recordFailure(db, failuresKey(accountKey(email)), backoffOf(limits));
 }
 
