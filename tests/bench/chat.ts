@@ -90,6 +90,8 @@ async function startApp(databaseUrl: string, upstream: OpenAIServer): Promise<La
 		OPENAI_API_STYLE: 'chat',
 		CHAT_MODELS: `${MODEL}:1`,
 		CHAT_MAX_CONCURRENT: '1000',
+		// On, but never reached: each stream pays for its rate-limit check as in production.
+		CHAT_RATE_PER_MINUTE: '1000000',
 		CHAT_MAX_OUTPUT_TOKENS: String(MAX_TOKENS),
 		// Enough that no stream of the run is ever refused or capped for want of credits.
 		SIGNUP_BONUS_CREDITS: '1000000',
