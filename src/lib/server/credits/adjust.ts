@@ -3,7 +3,7 @@ import { LedgerError } from './errors';
 import { assertCredits, createPackage } from './grant';
 import { once } from './idempotency';
 import { balanceAt, reservedBy, spend } from './ledger';
-import { withAccountLock } from './transaction';
+import { withAccountLock, type Tx } from './transaction';
 
 export type AdjustMode = 'add' | 'subtract' | 'set';
 
@@ -19,6 +19,8 @@ export interface AdjustInput {
 	key: string;
 	/** For additions: null = never expires. */
 	expiresAt?: Date | null;
+	/** Runs inside the operation's transaction, once (not on replays): e.g. the admin audit row. */
+	within?: (tx: Tx, result: AdjustResult) => Promise<void>;
 	now?: Date;
 }
 
@@ -65,62 +67,68 @@ export async function adjust(
 
 	return withAccountLock(db, input.userId, (tx) =>
 		once(tx, op, async (): Promise<AdjustResult> => {
-			const balance = await balanceAt(tx, input.userId, now);
-			const delta =
-				input.mode === 'add'
-					? input.credits
-					: input.mode === 'subtract'
-						? -input.credits
-						: input.credits - balance;
-			if (delta === 0) return { delta, balanceAfter: balance, packageId: null, transactionIds: [] };
-
-			if (delta > 0) {
-				const granted = await createPackage(
-					tx,
-					{
-						userId: input.userId,
-						source: 'admin_grant',
-						type: 'adjust',
-						name: 'Admin adjustment',
-						description: reason,
-						credits: delta,
-						expiresAt: input.expiresAt ?? null,
-						key: input.key,
-						metadata
-					},
-					now
-				);
-				return {
-					delta,
-					balanceAfter: granted.balanceAfter,
-					packageId: granted.packageId,
-					transactionIds: [granted.transactionId]
-				};
-			}
-
-			const available = balance - (await reservedBy(tx, input.userId));
-			if (-delta > available) {
-				throw new LedgerError(
-					'insufficient_credits',
-					`Only ${Math.max(0, available)} credits can be taken right now.`,
-					{ balance, available: Math.max(0, available) }
-				);
-			}
-			const spent = await spend(tx, {
-				userId: input.userId,
-				amount: -delta,
-				key: input.key,
-				now,
-				type: 'adjust',
-				description: reason,
-				metadata
-			});
-			return {
-				delta,
-				balanceAfter: spent.balanceAfter,
-				packageId: null,
-				transactionIds: spent.transactionIds
-			};
+			const result = await change(tx);
+			await input.within?.(tx, result);
+			return result;
 		})
 	);
+
+	async function change(tx: Tx): Promise<AdjustResult> {
+		const balance = await balanceAt(tx, input.userId, now);
+		const delta =
+			input.mode === 'add'
+				? input.credits
+				: input.mode === 'subtract'
+					? -input.credits
+					: input.credits - balance;
+		if (delta === 0) return { delta, balanceAfter: balance, packageId: null, transactionIds: [] };
+
+		if (delta > 0) {
+			const granted = await createPackage(
+				tx,
+				{
+					userId: input.userId,
+					source: 'admin_grant',
+					type: 'adjust',
+					name: 'Admin adjustment',
+					description: reason,
+					credits: delta,
+					expiresAt: input.expiresAt ?? null,
+					key: input.key,
+					metadata
+				},
+				now
+			);
+			return {
+				delta,
+				balanceAfter: granted.balanceAfter,
+				packageId: granted.packageId,
+				transactionIds: [granted.transactionId]
+			};
+		}
+
+		const available = balance - (await reservedBy(tx, input.userId));
+		if (-delta > available) {
+			throw new LedgerError(
+				'insufficient_credits',
+				`Only ${Math.max(0, available)} credits can be taken right now.`,
+				{ balance, available: Math.max(0, available) }
+			);
+		}
+		const spent = await spend(tx, {
+			userId: input.userId,
+			amount: -delta,
+			key: input.key,
+			now,
+			type: 'adjust',
+			description: reason,
+			metadata
+		});
+		return {
+			delta,
+			balanceAfter: spent.balanceAfter,
+			packageId: null,
+			transactionIds: spent.transactionIds
+		};
+	}
 }

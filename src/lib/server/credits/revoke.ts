@@ -6,7 +6,7 @@ import { isExpired } from './allocation';
 import { assertCredits, MAX_CREDITS } from './grant';
 import { once } from './idempotency';
 import { appendEntries, balanceAt } from './ledger';
-import { withAccountLock } from './transaction';
+import { withAccountLock, type Tx } from './transaction';
 
 export type RevokeInput = RevokeOptions &
 	(
@@ -31,6 +31,10 @@ interface RevokeOptions {
 	key: string;
 	reason: string;
 	metadata?: Record<string, unknown>;
+	/** `refund` (Polar refunds, the default) or `adjust` (an admin taking credits back). */
+	type?: 'refund' | 'adjust';
+	/** Runs inside the operation's transaction, once (not on replays): e.g. the admin audit row. */
+	within?: (tx: Tx, result: RevokeResult) => Promise<void>;
 	now?: Date;
 }
 
@@ -79,13 +83,15 @@ export async function revokeFromPackage(
 			const revoked = Math.min(wanted, pkg.remainingCredits);
 			const balanceBefore = await balanceAt(tx, owner.userId, now);
 			if (revoked === 0) {
-				return {
+				const result = {
 					packageId: pkg.id,
 					revoked,
 					shortfall: wanted,
 					balanceAfter: balanceBefore,
 					transactionIds: []
 				};
+				await input.within?.(tx, result);
+				return result;
 			}
 			await tx
 				.update(creditPackage)
@@ -100,7 +106,7 @@ export async function revokeFromPackage(
 				[
 					{
 						packageId: pkg.id,
-						type: 'refund',
+						type: input.type ?? 'refund',
 						amount: -revoked,
 						description: input.reason,
 						metadata: { ...input.metadata, requested: wanted },
@@ -108,12 +114,9 @@ export async function revokeFromPackage(
 					}
 				]
 			);
-			return {
-				packageId: pkg.id,
-				revoked,
-				shortfall: wanted - revoked,
-				...written
-			};
+			const result = { packageId: pkg.id, revoked, shortfall: wanted - revoked, ...written };
+			await input.within?.(tx, result);
+			return result;
 		})
 	);
 }

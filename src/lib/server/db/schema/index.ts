@@ -3,3 +3,4 @@ export * from './credits';
 export * from './chat';
 export * from './billing';
 export * from './security';
+export * from './admin';
