@@ -57,3 +57,10 @@ export function requireApiUser(locals: App.Locals): NonNullable<App.Locals['user
 	if (!locals.user) throw new AppError(401, 'unauthorized', 'Sign in to use this endpoint.');
 	return locals.user;
 }
+
+/** The signed-in admin of an admin API request, or a 401 / 403 (hooks refuse first; this is the second door). */
+export function requireApiAdmin(locals: App.Locals): NonNullable<App.Locals['user']> {
+	const user = requireApiUser(locals);
+	if (user.role !== 'admin') throw new AppError(403, 'forbidden', 'This is for administrators.');
+	return user;
+}
