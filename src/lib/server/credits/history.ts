@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditTransaction } from '../db/schema';
 import type { TransactionType } from './ledger';
@@ -22,11 +22,15 @@ export interface TransactionPage {
 	nextCursor: string | null;
 }
 
-/** Which rows of a user's history to show. `from` is inclusive, `to` exclusive. */
+/** Which ledger rows to show. `from` is inclusive, `to` exclusive; amounts are signed, both included. */
 export interface HistoryFilter {
 	types?: TransactionType[];
 	from?: Date;
 	to?: Date;
+	/** metadata->>'model' */
+	model?: string;
+	minAmount?: number;
+	maxAmount?: number;
 }
 
 /**
@@ -71,15 +75,37 @@ export function parseCursor(value: string): Cursor | null {
 	return { time: match[1], id };
 }
 
-const cursorTime = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** A row's `created_at` as a cursor writes it (microseconds, which a JavaScript Date drops). */
+export const cursorTime = sql<string>`to_char(${creditTransaction.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-function filterConditions(userId: string, filter: HistoryFilter): SQL[] {
-	const conditions: SQL[] = [eq(creditTransaction.userId, userId)];
+/** The cursor for the row with this `cursorTime` and id. */
+export const cursorOf = (row: { cursorTime: string; id: number }) => `${row.cursorTime}_${row.id}`;
+
+/**
+ * The WHERE conditions of a filter, over one user's rows or (userId null, the admin explorer)
+ * everyone's. The model condition is written exactly as credit_transaction_model_time_idx is.
+ */
+export function historyConditions(userId: string | null, filter: HistoryFilter): SQL[] {
+	const conditions: SQL[] = [];
+	if (userId !== null) conditions.push(eq(creditTransaction.userId, userId));
 	if (filter.types?.length) conditions.push(inArray(creditTransaction.type, filter.types));
 	if (filter.from) conditions.push(gte(creditTransaction.createdAt, filter.from));
 	if (filter.to) conditions.push(lt(creditTransaction.createdAt, filter.to));
+	if (filter.model !== undefined) {
+		conditions.push(sql`(${creditTransaction.metadata}->>'model') = ${filter.model}`);
+	}
+	if (filter.minAmount !== undefined) {
+		conditions.push(gte(creditTransaction.amount, filter.minAmount));
+	}
+	if (filter.maxAmount !== undefined) {
+		conditions.push(lte(creditTransaction.amount, filter.maxAmount));
+	}
 	return conditions;
 }
+
+/** Rows after `cursor` in newest-first order: one row-value comparison, one index range. */
+export const olderThan = (cursor: Cursor) =>
+	sql`(${creditTransaction.createdAt}, ${creditTransaction.id}) < (${cursor.time}::timestamptz, ${cursor.id})`;
 
 /**
  * A user's ledger, newest first, keyset-paginated on (created_at, id): rows arriving later sort
@@ -91,12 +117,8 @@ export async function listTransactions(
 	userId: string,
 	options: HistoryFilter & { limit: number; cursor?: Cursor | null }
 ): Promise<TransactionPage> {
-	const conditions = filterConditions(userId, options);
-	if (options.cursor) {
-		conditions.push(
-			sql`(${creditTransaction.createdAt}, ${creditTransaction.id}) < (${options.cursor.time}::timestamptz, ${options.cursor.id})`
-		);
-	}
+	const conditions = historyConditions(userId, options);
+	if (options.cursor) conditions.push(olderThan(options.cursor));
 	const rows = await db
 		.select({
 			id: creditTransaction.id,
@@ -126,7 +148,7 @@ export async function listTransactions(
 			metadata: row.metadata,
 			createdAt: row.createdAt.toISOString()
 		})),
-		nextCursor: rows.length > options.limit ? `${last.cursorTime}_${last.id}` : null
+		nextCursor: rows.length > options.limit ? cursorOf(last) : null
 	};
 }
 

@@ -4,6 +4,10 @@ export { balanceOf, ENDED_PACKAGES_DAYS, type BalanceView, type PackageView } fr
 export {
 	eachTransaction,
 	listTransactions,
+	historyConditions,
+	olderThan,
+	cursorTime,
+	cursorOf,
 	parseCursor,
 	isHistoryTime,
 	CURSOR_PATTERN,

@@ -60,6 +60,20 @@ export const cursorField = optional(
 	})
 );
 
+/**
+ * A query string as an object for a zod schema. A repeated key (`type=usage&type=refund`, as a
+ * GET form's checkboxes send it) is joined with commas, the API's own spelling for several.
+ */
+export function queryObject(params: URLSearchParams): Record<string, string> {
+	const object: Record<string, string> = {};
+	for (const key of new Set(params.keys()))
+		object[key] = params
+			.getAll(key)
+			.filter((value) => value !== '')
+			.join(',');
+	return object;
+}
+
 /** The ledger's filter for a parsed query: whole UTC days, `to` included. */
 export function toHistoryFilter(query: HistoryFilterQuery): HistoryFilter {
 	return {

@@ -121,6 +121,15 @@ export const creditTransaction = pgTable(
 		index('credit_transaction_user_time_idx').on(t.userId, t.createdAt, t.id),
 		index('credit_transaction_user_type_time_idx').on(t.userId, t.type, t.createdAt, t.id),
 		index('credit_transaction_type_created_idx').on(t.type, t.createdAt.desc()),
+		// The admin explorer reads every user's rows newest first: one backward range of this
+		// index per page, and the live (not yet rolled up) part of its totals.
+		index('credit_transaction_time_idx').on(t.createdAt, t.id),
+		// Its model filter: a date window of one model is one range, whatever the other models do.
+		index('credit_transaction_model_time_idx').on(
+			sql`(${t.metadata}->>'model')`,
+			t.createdAt,
+			t.id
+		),
 		index('credit_transaction_package_idx').on(t.packageId)
 	]
 );

@@ -4,3 +4,4 @@ export * from './chat';
 export * from './billing';
 export * from './security';
 export * from './admin';
+export * from './admin-totals';
