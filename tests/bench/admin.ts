@@ -1,8 +1,8 @@
 /**
  * `npm run bench:admin`: how fast the admin transactions explorer answers over a big ledger.
  * 1,000,000 ledger rows across 10,000 users (bulk-inserted with generate_series over a year,
- * consistent balance_after, not through the app; the last rows land in the last hours, so the
- * totals have a live part too); the built app is then asked, one request at a time, for:
+ * consistent balance_after, not through the app); the built app is then asked, one request at a
+ * time, for:
  *
  *   - the first page                GET /api/admin/transactions?limit=50
  *   - a filtered page               type=usage, a 10-day window half a year back, one model
@@ -57,7 +57,7 @@ let appOutput = () => '';
 
 /**
  * Each user: a purchase of 100,000 credits a year ago, then usage rows of 1..5 credits (three
- * models) spread over the year, the last in the last few hours. Rows go in in time order, so
+ * models) spread over the year, the last about 3.6 days ago. Rows go in in time order, so
  * users' rows lie interleaved on disk as in production. balance_after is exact.
  */
 async function seed(sql: postgres.Sql, config: Config): Promise<void> {
