@@ -72,8 +72,8 @@ const isoText = (value: SQL) =>
  */
 function summaryQuery(db: Db, now: Date) {
 	// better-auth's session times are `timestamp` without zone, written in UTC.
-	const lastSession = sql`(select max(${session.updatedAt}) at time zone 'UTC' from ${session} where ${session.userId} = ${user.id})`;
-	const lastLedger = sql`(select max(${creditTransaction.createdAt}) from ${creditTransaction} where ${creditTransaction.userId} = ${user.id})`;
+	const lastSession = sql`(select max(${session.updatedAt}) at time zone 'UTC' from ${session} where ${eq(session.userId, user.id)})`;
+	const lastLedger = sql`(select max(${creditTransaction.createdAt}) from ${creditTransaction} where ${eq(creditTransaction.userId, user.id)})`;
 	return db
 		.select({
 			id: user.id,
@@ -91,11 +91,11 @@ function summaryQuery(db: Db, now: Date) {
 					Number
 				),
 			purchased:
-				sql<number>`coalesce((select sum(${creditPackage.initialCredits}) from ${creditPackage} where ${creditPackage.userId} = ${user.id} and ${inArray(creditPackage.source, [...PURCHASE_SOURCES])}), 0)`.mapWith(
+				sql<number>`coalesce((select sum(${creditPackage.initialCredits}) from ${creditPackage} where ${and(eq(creditPackage.userId, user.id), inArray(creditPackage.source, [...PURCHASE_SOURCES]))}), 0)`.mapWith(
 					Number
 				),
 			spent:
-				sql<number>`coalesce((select -sum(${creditTransaction.amount}) from ${creditTransaction} where ${creditTransaction.userId} = ${user.id} and ${creditTransaction.type} = ${USAGE}), 0)`.mapWith(
+				sql<number>`coalesce((select -sum(${creditTransaction.amount}) from ${creditTransaction} where ${and(eq(creditTransaction.userId, user.id), eq(creditTransaction.type, USAGE))}), 0)`.mapWith(
 					Number
 				),
 			lastActiveAt: sql<string | null>`${isoText(sql`greatest(${lastSession}, ${lastLedger})`)}`
