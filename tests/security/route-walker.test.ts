@@ -111,7 +111,15 @@ describe('route walker: every route, every principal', () => {
 
 		plan = planProbes(ROUTES_DIR, {
 			// A generic name (`id`) is only filled for the route it is known to mean.
-			byRoute: { '/(app)/dashboard/chat/[id]': { id: chatIdOfA } },
+			byRoute: {
+				'/(app)/dashboard/chat/[id]': { id: chatIdOfA },
+				'/(admin)/admin/users/[id]': { id: a.userId },
+				'/api/admin/users/[id]': { id: a.userId },
+				'/api/admin/users/[id]/credits': { id: a.userId },
+				'/api/admin/users/[id]/ban': { id: a.userId },
+				'/api/admin/users/[id]/unban': { id: a.userId },
+				'/api/admin/users/[id]/packages/[packageId]/revoke': { id: a.userId }
+			},
 			shared: { chatId: chatIdOfA, packageId: pkg.id, userId: a.userId },
 			forms: {
 				'/(app)/dashboard/chat/[id]?/rename': { title: 'Renamed by the route walker' },
