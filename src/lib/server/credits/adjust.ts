@@ -58,9 +58,11 @@ export async function adjust(
 		key: input.key,
 		userId: input.userId,
 		name: 'adjust',
+		// The reason is part of the request: the same key with another reason is a conflict.
 		args: {
 			mode: input.mode,
 			credits: input.credits,
+			reason,
 			expiresAt: input.expiresAt?.toISOString() ?? null
 		}
 	};

@@ -41,6 +41,8 @@ export {
 	type SettleInput,
 	type SettleResult
 } from './holds';
+// Conditions, not queries: for reports that sum balances in SQL over many users.
+export { countsAt, pendingHoldsOf } from './ledger';
 export { creditsForTokens, tokensForCredits } from './pricing';
 export { revokeFromPackage, type RevokeInput, type RevokeResult } from './revoke';
 export { pgErrorCode } from './transaction';

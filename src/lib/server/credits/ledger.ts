@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, isNull, or, sql, sum } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, or, sql, sum, type AnyColumn } from 'drizzle-orm';
 import { creditHold, creditPackage, creditTransaction, type transactionTypes } from '../db/schema';
 import { allocate } from './allocation';
 import type { Executor, Tx } from './transaction';
@@ -16,8 +16,11 @@ export interface LedgerEntry {
 	changesBalance?: boolean;
 }
 
-/** Packages that count towards the balance at `now`: not expired, credits left. */
-function countsAt(userId: string, now: Date) {
+/**
+ * Packages that count towards the balance at `now`: not expired, credits left. `userId` may be a
+ * column (the admin user list sums it per row), so the formula lives in this one place.
+ */
+export function countsAt(userId: string | AnyColumn, now: Date) {
 	return and(
 		eq(creditPackage.userId, userId),
 		gt(creditPackage.remainingCredits, 0),
@@ -34,12 +37,17 @@ export async function balanceAt(tx: Executor, userId: string, now: Date): Promis
 	return row?.total ?? 0;
 }
 
+/** Holds that set credits aside: the user's pending ones (`userId` may be a column). */
+export function pendingHoldsOf(userId: string | AnyColumn) {
+	return and(eq(creditHold.userId, userId), eq(creditHold.status, 'pending'));
+}
+
 /** Credits set aside by the user's pending holds. */
 export async function reservedBy(tx: Executor, userId: string): Promise<number> {
 	const [row] = await tx
 		.select({ total: sum(creditHold.amount).mapWith(Number) })
 		.from(creditHold)
-		.where(and(eq(creditHold.userId, userId), eq(creditHold.status, 'pending')));
+		.where(pendingHoldsOf(userId));
 	return row?.total ?? 0;
 }
 
