@@ -57,6 +57,8 @@ const MAX_STORED_DRIFTS = 20;
 const GRANT_TYPES = ['bonus', 'purchase', 'subscription', 'grant', 'adjust'] as const;
 
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
+// postgres.js (as drizzle sets it up) does not serialise a Date inside raw `sql`: send text.
+const at = (date: Date) => sql`${date.toISOString()}::timestamptz`;
 
 /**
  * The admin overview: per-window totals, granted vs consumed per day for 30 days and the last
@@ -128,7 +130,7 @@ async function dailySums(db: Db, from: Date) {
 				)
 		})
 		.from(t)
-		.where(sql`${t.type} in (${types}) and ${t.createdAt} >= ${from}`)
+		.where(sql`${t.type} in (${types}) and ${t.createdAt} >= ${at(from)}`)
 		.groupBy(day);
 	return rows;
 }
@@ -137,7 +139,7 @@ async function dailySums(db: Db, from: Date) {
 async function activeUsers(db: Db, since: (days: number) => Date) {
 	const t = creditTransaction;
 	const count = (days: number) =>
-		sql`count(distinct ${t.userId}) filter (where ${t.createdAt} >= ${since(days)})`.mapWith(
+		sql`count(distinct ${t.userId}) filter (where ${t.createdAt} >= ${at(since(days))})`.mapWith(
 			Number
 		);
 	const [row] = await db
@@ -147,7 +149,7 @@ async function activeUsers(db: Db, since: (days: number) => Date) {
 			month: count(OVERVIEW_WINDOWS.month)
 		})
 		.from(t)
-		.where(sql`${t.type} = 'usage' and ${t.createdAt} >= ${since(OVERVIEW_WINDOWS.month)}`);
+		.where(sql`${t.type} = 'usage' and ${t.createdAt} >= ${at(since(OVERVIEW_WINDOWS.month))}`);
 	return row;
 }
 
@@ -155,7 +157,7 @@ async function activeUsers(db: Db, since: (days: number) => Date) {
 async function failedWebhooks(db: Db, since: (days: number) => Date) {
 	const d = polarWebhookDelivery;
 	const count = (days: number) =>
-		sql`count(*) filter (where ${d.receivedAt} >= ${since(days)})`.mapWith(Number);
+		sql`count(*) filter (where ${d.receivedAt} >= ${at(since(days))})`.mapWith(Number);
 	const [row] = await db
 		.select({
 			today: count(OVERVIEW_WINDOWS.today),
@@ -163,7 +165,9 @@ async function failedWebhooks(db: Db, since: (days: number) => Date) {
 			month: count(OVERVIEW_WINDOWS.month)
 		})
 		.from(d)
-		.where(sql`${d.outcome} = 'failed' and ${d.receivedAt} >= ${since(OVERVIEW_WINDOWS.month)}`);
+		.where(
+			sql`${d.outcome} = 'failed' and ${d.receivedAt} >= ${at(since(OVERVIEW_WINDOWS.month))}`
+		);
 	return row;
 }
 

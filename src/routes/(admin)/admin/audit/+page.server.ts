@@ -8,7 +8,9 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 	requireAdmin(locals, url);
 	const values = {
 		admin: url.searchParams.get('admin') ?? '',
-		user: url.searchParams.get('user') ?? ''
+		user: url.searchParams.get('user') ?? '',
+		// Not a form field, but kept across pages when a link set it.
+		limit: url.searchParams.get('limit') ?? ''
 	};
 	const query = auditQuery.safeParse(Object.fromEntries(url.searchParams));
 	if (!query.success) {
