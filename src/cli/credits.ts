@@ -1,36 +1,55 @@
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { eq, sql } from 'drizzle-orm';
+import { CLI_ACTOR } from '../lib/server/admin/audit';
+import { adminAdjust } from '../lib/server/admin/credits';
+import { runLedgerCheck } from '../lib/server/admin/overview';
 import {
 	balanceOf,
 	expiryAfterDays,
 	grant,
 	LedgerError,
 	listTransactions,
-	verify
+	type AdjustMode
 } from '../lib/server/credits';
 import type { Db } from '../lib/server/db/client';
 import { user } from '../lib/server/db/schema';
-import { fail, openCliContext } from './context';
+import { fail, openCliContext, parseCliArgs, usageError } from './context';
 
 const USAGE = `Usage: npm run credits -- <command>
 
   balance <email>                                   balance, reserved, available and packages
   history <email> [--limit N]                       newest ledger rows first (default 20)
   grant <email> <credits> [--days D] --reason "…"   add an admin_grant package (D = 0: never expires)
-  verify                                            replay every ledger; exit 1 on any drift`;
+  adjust <email> add|subtract|set <n> --reason "…" [--days D]
+                                                    change the balance like an admin (audited as
+                                                    "cli"); --days only with add: the added
+                                                    credits expire in D days (default: never)
+  verify                                            replay every ledger; exit 1 on any drift (the
+                                                    result shows on the admin overview)`;
 
-const { positionals, values } = parseArgs({
-	allowPositionals: true,
-	options: {
-		limit: { type: 'string' },
-		days: { type: 'string' },
-		reason: { type: 'string' },
-		help: { type: 'boolean', short: 'h' }
-	}
-});
+const { positionals, values } = parseCliArgs(
+	{
+		allowPositionals: true,
+		options: {
+			limit: { type: 'string' },
+			days: { type: 'string' },
+			reason: { type: 'string' },
+			help: { type: 'boolean', short: 'h' }
+		}
+	},
+	USAGE
+);
 const [command, ...args] = positionals;
-if (!command || values.help) fail(USAGE);
+if (values.help) {
+	console.log(USAGE);
+	process.exit(0);
+}
+if (!command) usageError('Which command?', USAGE);
+if (!['balance', 'history', 'grant', 'adjust', 'verify'].includes(command)) {
+	usageError(`Unknown command "${command}".`, USAGE);
+}
+// A usage mistake is reported before the database is opened (or found locked by a server).
+if (command === 'adjust') adjustArgs(args);
 
 const { database } = await openCliContext();
 try {
@@ -54,15 +73,15 @@ async function run(db: Db) {
 			);
 		case 'grant':
 			return grantCredits(db, await userIdOf(db, args[0]), args[1]);
+		case 'adjust':
+			return adjustBalance(db, args);
 		case 'verify':
 			return verifyAll(db);
-		default:
-			fail(`Unknown command "${command}".\n\n${USAGE}`);
 	}
 }
 
 async function userIdOf(db: Db, email: string | undefined): Promise<string> {
-	if (!email) fail(USAGE);
+	if (!email) usageError(`${command} needs an email.`, USAGE);
 	const [found] = await db
 		.select({ id: user.id })
 		.from(user)
@@ -72,7 +91,8 @@ async function userIdOf(db: Db, email: string | undefined): Promise<string> {
 }
 
 function wholeNumber(value: string, name: string): number {
-	if (!/^\d+$/.test(value)) fail(`${name} must be a whole number, got "${value}".`);
+	if (!/^\d{1,9}$/.test(value))
+		usageError(`${name} must be a whole number, got "${value}".`, USAGE);
 	return Number(value);
 }
 
@@ -105,7 +125,7 @@ async function printHistory(db: Db, userId: string, limit: number) {
 }
 
 async function grantCredits(db: Db, userId: string, creditsArg: string | undefined) {
-	if (!creditsArg) fail(USAGE);
+	if (!creditsArg) usageError('grant needs a number of credits.', USAGE);
 	const reason = values.reason?.trim();
 	if (!reason) fail('A grant needs --reason "…" (it is written to the ledger).');
 	const credits = wholeNumber(creditsArg, 'credits');
@@ -127,12 +147,51 @@ async function grantCredits(db: Db, userId: string, creditsArg: string | undefin
 	);
 }
 
+/** The arguments of `adjust`, checked before the database is opened. */
+function adjustArgs([email, mode, amountArg]: string[]) {
+	if (!email || !mode || !amountArg) usageError('adjust needs <email> <mode> <n>.', USAGE);
+	if (mode !== 'add' && mode !== 'subtract' && mode !== 'set') {
+		usageError(`The mode must be add, subtract or set, got "${mode}".`, USAGE);
+	}
+	const amount = wholeNumber(amountArg, 'n');
+	const reason = values.reason?.trim();
+	if (!reason) {
+		usageError('adjust needs --reason "…" (it is written to the ledger and audit log).', USAGE);
+	}
+	if (values.days !== undefined && mode !== 'add') {
+		usageError('--days only applies to add (the added credits expire).', USAGE);
+	}
+	const days = wholeNumber(values.days ?? '0', '--days');
+	return { email, mode: mode as AdjustMode, amount, reason, days };
+}
+
+/** `adjust <email> add|subtract|set <n>`: the admin console's adjustment, audited as the CLI. */
+async function adjustBalance(db: Db, args: string[]) {
+	const { email, mode, amount, reason, days } = adjustArgs(args);
+	const userId = await userIdOf(db, email);
+	const now = new Date();
+	const result = await adminAdjust(db, {
+		actor: CLI_ACTOR,
+		userId,
+		action: mode,
+		amount,
+		reason,
+		expiresAt: expiryAfterDays(days, now),
+		// One run is one intent: a fresh key, so running it twice adjusts twice, as asked.
+		key: `cli:${randomUUID()}`
+	});
+	const before = result.balanceAfter - result.delta;
+	console.log(
+		`${mode} ${amount}: balance ${before} → ${result.balanceAfter} (${result.delta >= 0 ? '+' : ''}${result.delta}); audited as cli.`
+	);
+}
+
 async function verifyAll(db: Db) {
-	const report = await verify(db);
+	const report = await runLedgerCheck(db, CLI_ACTOR);
 	console.log(
 		`Checked ${report.users} users, ${report.packages} packages, ${report.transactions} ledger rows: ` +
-			(report.drifts.length ? `${report.drifts.length} drift(s).` : 'no drift.')
+			(report.driftCount ? `${report.driftCount} drift(s).` : 'no drift.')
 	);
-	for (const drift of report.drifts) console.log(JSON.stringify(drift));
-	if (report.drifts.length) process.exitCode = 1;
+	for (const drift of report.allDrifts) console.log(JSON.stringify(drift));
+	if (report.driftCount) process.exitCode = 1;
 }

@@ -1,19 +1,23 @@
-import { parseArgs } from 'node:util';
+import { CLI_ACTOR, recordAudit } from '../lib/server/admin/audit';
 import { createPolarClient } from '../lib/server/billing/polar';
 import { reconcileOrders } from '../lib/server/billing/reconcile';
-import { fail, openCliContext } from './context';
+import { fail, openCliContext, parseCliArgs, usageError } from './context';
 
 const USAGE = `Usage: npm run polar:reconcile [-- --days N]
 
 Lists the paid Polar orders of the last N days (default 7) and grants every one that has no
 credit package yet. Safe to run any number of times.`;
 
-const { values } = parseArgs({
-	options: { days: { type: 'string', default: '7' }, help: { type: 'boolean', short: 'h' } }
-});
-if (values.help) fail(USAGE);
+const { values } = parseCliArgs(
+	{ options: { days: { type: 'string', default: '7' }, help: { type: 'boolean', short: 'h' } } },
+	USAGE
+);
+if (values.help) {
+	console.log(USAGE);
+	process.exit(0);
+}
 if (!/^\d+$/.test(values.days) || Number(values.days) < 1)
-	fail(`--days must be a whole number ≥ 1.\n\n${USAGE}`);
+	usageError('--days must be a whole number ≥ 1.', USAGE);
 
 const { config, database } = await openCliContext();
 const polar = createPolarClient(config.polar);
@@ -23,6 +27,12 @@ if (!polar) {
 }
 try {
 	const result = await reconcileOrders(database.db, polar, { days: Number(values.days) });
+	await recordAudit(database.db, {
+		actor: CLI_ACTOR,
+		action: 'polar.reconcile',
+		reason: `Reconcile Polar orders of the last ${values.days} days (npm run polar:reconcile)`,
+		details: { days: Number(values.days), ...result }
+	});
 	console.log(
 		`Checked ${result.checked} paid orders of the last ${values.days} days: ` +
 			`${result.granted.length} granted now, ${result.refunded.length} refunds applied, ${result.failed.length} failed.`

@@ -26,7 +26,7 @@ export interface WebhookAnswer {
 
 type DeliveryOutcome = Exclude<(typeof deliveryOutcomes)[number], 'received'>;
 
-interface Processed {
+export interface ProcessedEvent {
 	outcome: DeliveryOutcome;
 	error?: string;
 	result?: Record<string, unknown>;
@@ -116,7 +116,7 @@ async function storeAndProcess(
 			const outcome = stored.outcome === 'received' ? 'processed' : stored.outcome;
 			return { status: 200, body: { received: true, outcome, duplicate: true } };
 		}
-		const processed = await apply(tx, event, now);
+		const processed = await applyEvent(tx, event, now);
 		await tx
 			.update(polarWebhookDelivery)
 			.set({
@@ -133,11 +133,15 @@ async function storeAndProcess(
 	});
 }
 
-async function apply(
+/**
+ * What a delivery does to the ledger, by event type. Shared by a fresh delivery and an admin's
+ * "Process again" (reprocess.ts), so both take the same path, order-id idempotency included.
+ */
+export async function applyEvent(
 	db: Db,
 	event: { type: string; payload: unknown },
 	now: Date
-): Promise<Processed> {
+): Promise<ProcessedEvent> {
 	const data = (event.payload as { data?: unknown }).data as PolarOrder;
 	switch (event.type) {
 		case 'order.paid': {

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -62,14 +63,105 @@ function openPostgres(url: string, max: number): Database {
 function openPglite({ dataDir }: DatabaseOptions): Database {
 	// PGlite does not create missing parent folders itself.
 	if (dataDir) mkdirSync(dataDir, { recursive: true });
+	const release = dataDir ? lockDataDir(dataDir) : () => {};
 	const client = dataDir ? new PGlite(dataDir) : new PGlite();
 	const db = drizzlePglite(client, { schema }) as unknown as Db;
 	return {
 		db,
 		kind: 'pglite',
 		migrate: (folder) => migratePglite(drizzlePglite(client), { migrationsFolder: folder }),
-		close: () => client.close()
+		close: async () => {
+			try {
+				await client.close();
+			} finally {
+				release();
+			}
+		}
 	};
+}
+
+/** Another live process has the embedded database open. */
+export class DatabaseInUseError extends Error {
+	constructor(
+		readonly dataDir: string,
+		readonly holder: { pid: number; command: string; since: string }
+	) {
+		super(
+			`The embedded database is in use by a running server (${dataDir}: pid ${holder.pid}, ` +
+				`${holder.command}, since ${holder.since}): stop it or set DATABASE_URL.`
+		);
+		this.name = 'DatabaseInUseError';
+	}
+}
+
+/**
+ * PGlite takes no lock of its own: a second process opens the same folder without complaint
+ * and the two overwrite each other's pages. So whoever opens it (the server, a CLI) holds
+ * `<dataDir>.lock` with its pid; a lock whose process is gone is taken over. Returns the
+ * release function (also run on exit, since CLIs may `process.exit` without closing).
+ */
+function lockDataDir(dataDir: string): () => void {
+	const path = `${dataDir}.lock`;
+	const mine = JSON.stringify({
+		pid: process.pid,
+		command: process.argv
+			.slice(1)
+			.map((arg) => (arg.startsWith('/') ? basename(arg) : arg))
+			.join(' '),
+		since: new Date().toISOString()
+	});
+	for (let attempt = 0; attempt < 5; attempt++) {
+		try {
+			writeFileSync(path, mine, { flag: 'wx' });
+			const release = () => {
+				try {
+					if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
+				} catch {
+					// Already gone: nothing to release.
+				}
+			};
+			process.once('exit', release);
+			return release;
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+		}
+		const holder = readLock(path);
+		if (holder && holder.pid !== process.pid && isAlive(holder.pid)) {
+			throw new DatabaseInUseError(dataDir, holder);
+		}
+		// Left by a process that died (or by this one): take it over.
+		try {
+			unlinkSync(path);
+		} catch {
+			// Another process removed it first; the next attempt decides.
+		}
+	}
+	throw new Error(`Could not lock ${path}: it keeps reappearing.`);
+}
+
+function readLock(path: string): { pid: number; command: string; since: string } | null {
+	try {
+		const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+		if (typeof parsed.pid !== 'number') return null;
+		return {
+			pid: parsed.pid,
+			command: String(parsed.command ?? 'unknown'),
+			since: String(parsed.since ?? 'unknown')
+		};
+	} catch {
+		// Unreadable or half-written: treated as stale.
+		return null;
+	}
+}
+
+function isAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		// EPERM: it exists but belongs to another user.
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
 }
 
 /** Resolves when the database answers a trivial query. */

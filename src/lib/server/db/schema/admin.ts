@@ -60,3 +60,28 @@ export const adminAudit = pgTable(
 );
 
 export type AdminAuditRow = typeof adminAudit.$inferSelect;
+
+/**
+ * The last full ledger replays (`verify`), for the admin overview. A replay reads every package
+ * and ledger row, too much for each page view: it runs on demand (the overview's button or
+ * `npm run credits -- verify`, e.g. from cron) and the overview shows the newest row.
+ */
+export const ledgerCheck = pgTable(
+	'ledger_check',
+	{
+		id: bigserial('id', { mode: 'number' }).primaryKey(),
+		users: integer('users').notNull(),
+		packages: integer('packages').notNull(),
+		transactions: integer('transactions').notNull(),
+		driftCount: integer('drift_count').notNull(),
+		/** The first drifts found (at most 20), enough to start looking. */
+		drifts: jsonb('drifts').$type<unknown[]>().notNull().default([]),
+		durationMs: integer('duration_ms').notNull(),
+		/** Who asked: an admin's email or `cli`. */
+		ranBy: text('ran_by').notNull(),
+		ranAt: timestamptz('ran_at').notNull().defaultNow()
+	},
+	(t) => [index('ledger_check_ran_at_idx').on(t.ranAt)]
+);
+
+export type LedgerCheckRow = typeof ledgerCheck.$inferSelect;

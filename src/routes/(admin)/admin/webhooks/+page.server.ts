@@ -1,9 +1,12 @@
-import { error } from '@sveltejs/kit';
+import { error, fail } from '@sveltejs/kit';
 import { z } from 'zod';
 import { requireAdmin } from '$lib/server/auth/access';
 import { listWebhookDeliveries } from '$lib/server/billing/deliveries';
+import { reprocessDelivery } from '$lib/server/billing/reprocess';
+import { AppError } from '$lib/server/errors';
+import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
-import type { PageServerLoad } from './$types';
+import type { Actions, PageServerLoad } from './$types';
 
 const query = z.object({
 	outcome: z.enum(['processed', 'ignored', 'failed']).optional(),
@@ -25,4 +28,43 @@ export const load: PageServerLoad = async ({ locals, url }) => {
 		})),
 		nextCursor: page.nextCursor
 	};
+};
+
+const reprocessForm = z.object({
+	delivery: z
+		.string()
+		.regex(/^[1-9]\d{0,15}$/, 'Unknown delivery.')
+		.transform(Number)
+		.refine(Number.isSafeInteger, 'Unknown delivery.'),
+	reason: z
+		.string()
+		.trim()
+		.max(500, 'The reason is at most 500 characters.')
+		.optional()
+		.transform((value) => value || 'Processed again from /admin/webhooks')
+});
+
+export const actions: Actions = {
+	/** "Process again": re-runs a failed delivery's stored payload; audited as webhook.reprocess. */
+	reprocess: async ({ request, locals, url }) => {
+		const admin = requireAdmin(locals, url);
+		const raw = await readForm(request);
+		const form = reprocessForm.safeParse(raw);
+		const deliveryId = typeof raw.delivery === 'string' ? raw.delivery : null;
+		if (!form.success) return fail(400, { deliveryId, error: form.error.issues[0].message });
+		const { database } = await runtime();
+		try {
+			const result = await reprocessDelivery(database.db, {
+				deliveryId: form.data.delivery,
+				actor: { id: admin.id, email: admin.email },
+				reason: form.data.reason
+			});
+			return { reprocessed: result };
+		} catch (caught) {
+			if (caught instanceof AppError) {
+				return fail(caught.status, { deliveryId, error: caught.message });
+			}
+			throw caught;
+		}
+	}
 };
