@@ -5,6 +5,7 @@ import { building } from '$app/environment';
 import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
 import { StartupError } from '$lib/server/config';
+import { DatabaseInUseError } from '$lib/server/db/client';
 import { bodyLimit } from '$lib/server/http/body-limit';
 import { errorResponse } from '$lib/server/http/errors';
 import { requestId } from '$lib/server/http/response-headers';
@@ -14,7 +15,7 @@ export const init: ServerInit = async () => {
 	try {
 		await runtime();
 	} catch (error) {
-		if (!(error instanceof StartupError)) throw error;
+		if (!(error instanceof StartupError || error instanceof DatabaseInUseError)) throw error;
 		console.error(`credit-chat cannot start: ${error.message}`);
 		process.exit(1);
 	}

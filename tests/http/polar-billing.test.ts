@@ -230,7 +230,8 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		expect(await packagesOf(old.id)).toHaveLength(1);
 
 		const bad = await reconcileCli('--days', 'soon');
-		expect(bad.code).toBe(1);
+		// A usage mistake exits 2, like the other CLIs.
+		expect(bad.code).toBe(2);
 		expect(bad.stderr).toContain('--days must be a whole number');
 	});
 
