@@ -451,7 +451,7 @@ describe('admin overview, audit log, Process again and the credits CLI (built ap
 	});
 
 	it('the reconcile form action writes a polar.reconcile audit row', async () => {
-		const response = await admin.postForm('/admin?/reconcile', { days: '3' });
+		const response = await admin.postForm('/admin/webhooks?/reconcile', { days: '3' });
 		expect(response.status).toBe(200);
 		expect(await response.text()).toContain('paid orders of the last 3 days');
 		const rows = await sql`select actor_email, reason, details->>'checked' as checked
@@ -463,7 +463,9 @@ describe('admin overview, audit log, Process again and the credits CLI (built ap
 				checked: '0'
 			}
 		]);
-		expect((await userA.client.postForm('/admin?/reconcile', { days: '3' })).status).toBe(403);
+		expect((await userA.client.postForm('/admin/webhooks?/reconcile', { days: '3' })).status).toBe(
+			403
+		);
 	});
 
 	it('the CLIs say when the embedded database is in use by a running server', async () => {

@@ -244,20 +244,20 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 		});
 		polar.orders.push(order);
 
-		expect((await user.postForm('/admin?/reconcile', { days: '7' })).status).toBe(403);
+		expect((await user.postForm('/admin/webhooks?/reconcile', { days: '7' })).status).toBe(403);
 		expect(await packagesOf(order.id)).toEqual([]);
 
-		const invalid = await admin.postForm('/admin?/reconcile', { days: '0' });
+		const invalid = await admin.postForm('/admin/webhooks?/reconcile', { days: '0' });
 		expect(invalid.status).toBe(400);
 		expect(await invalid.text()).toContain('At least 1 day.');
 
-		const response = await admin.postForm('/admin?/reconcile', { days: '7' });
+		const response = await admin.postForm('/admin/webhooks?/reconcile', { days: '7' });
 		expect(response.status).toBe(200);
 		expect(await response.text()).toMatch(/1 granted now/);
 		expect(await packagesOf(order.id)).toHaveLength(1);
 
 		polar.failWith = 500;
-		const down = await admin.postForm('/admin?/reconcile', { days: '7' });
+		const down = await admin.postForm('/admin/webhooks?/reconcile', { days: '7' });
 		expect(down.status).toBe(502);
 		expect(await down.text()).toContain('Polar did not answer; nothing was changed.');
 	});

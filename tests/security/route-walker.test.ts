@@ -123,7 +123,7 @@ describe('route walker: every route, every principal', () => {
 			shared: { chatId: chatIdOfA, packageId: pkg.id, userId: a.userId },
 			forms: {
 				'/(app)/dashboard/chat/[id]?/rename': { title: 'Renamed by the route walker' },
-				'/(admin)/admin?/reconcile': { days: '1' },
+				'/(admin)/admin/webhooks?/reconcile': { days: '1' },
 				'/(app)/dashboard/buy?/buy': { productId: offer.id }
 			},
 			// Sign-up and sign-in (an account that does not exist yet) take these.
@@ -235,7 +235,7 @@ describe('route walker: every route, every principal', () => {
 			expect.arrayContaining([
 				'GET /admin/webhooks',
 				'GET /admin/webhooks/__data.json?x-sveltekit-invalidated=001',
-				'POST /admin?/reconcile (enhanced)',
+				'POST /admin/webhooks?/reconcile (enhanced)',
 				`POST /dashboard/chat/${chatIdOfA}?/delete (form)`,
 				'POST /login (form)',
 				'GET /logout',
