@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDate, formatDateTime, formatShortDate, formatSigned } from './format';
+import { formatCount, formatDate, formatDateTime, formatShortDate, formatSigned } from './format';
 
 describe('dashboard formatting', () => {
 	it('shows dates and times in UTC', () => {
@@ -11,5 +11,14 @@ describe('dashboard formatting', () => {
 	it('signs amounts with a plus or a real minus', () => {
 		expect(formatSigned(1200)).toBe('+1,200');
 		expect(formatSigned(-5)).toBe('−5');
+	});
+});
+
+describe('formatCount', () => {
+	it('says one thing in the singular and other counts in the plural', () => {
+		expect(formatCount(1, 'user')).toBe('1 user');
+		expect(formatCount(0, 'user')).toBe('0 users');
+		expect(formatCount(1234, 'ledger row')).toBe('1,234 ledger rows');
+		expect(formatCount(2, 'reply', 'replies')).toBe('2 replies');
 	});
 });

@@ -32,6 +32,10 @@ export const formatDateTime = (iso: string) =>
 /** "1,234" */
 export const formatNumber = (value: number) => value.toLocaleString('en');
 
+/** "1 user" / "1,234 users": a count with its noun, singular for one. */
+export const formatCount = (value: number, singular: string, plural = `${singular}s`) =>
+	`${formatNumber(value)} ${value === 1 ? singular : plural}`;
+
 /** "+8" / "−5" (a real minus sign). */
 export const formatSigned = (value: number) =>
 	value > 0 ? `+${formatNumber(value)}` : `−${formatNumber(Math.abs(value))}`;
