@@ -1,5 +1,12 @@
 import { and, asc, count, desc, eq, gt, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
-import { countsAt, balanceOf, packageStatus, pendingHoldsOf, type PackageStatus } from '../credits';
+import {
+	countsAt,
+	balanceOf,
+	packageStatus,
+	pendingHoldsOf,
+	toTransactionView,
+	type PackageStatus
+} from '../credits';
 import type { Db } from '../db/client';
 import {
 	chat,
@@ -260,16 +267,7 @@ export async function transactionsById(db: Db, userId: string, ids: number[]) {
 		.from(creditTransaction)
 		.where(and(eq(creditTransaction.userId, userId), inArray(creditTransaction.id, ids)))
 		.orderBy(asc(creditTransaction.id));
-	return rows.map((row) => ({
-		id: String(row.id),
-		type: row.type,
-		amount: row.amount,
-		balanceAfter: row.balanceAfter,
-		packageId: row.packageId,
-		description: row.description,
-		metadata: row.metadata,
-		createdAt: row.createdAt.toISOString()
-	}));
+	return rows.map(toTransactionView);
 }
 
 /** Balance, reserved and available now: the ledger's own view. */

@@ -16,6 +16,29 @@ export interface TransactionView {
 	createdAt: string;
 }
 
+/** A ledger row as the API and the pages show it. */
+export function toTransactionView(row: {
+	id: number;
+	type: TransactionType;
+	amount: number;
+	balanceAfter: number;
+	packageId: string | null;
+	description: string;
+	metadata: Record<string, unknown>;
+	createdAt: Date;
+}): TransactionView {
+	return {
+		id: String(row.id),
+		type: row.type,
+		amount: row.amount,
+		balanceAfter: row.balanceAfter,
+		packageId: row.packageId,
+		description: row.description,
+		metadata: row.metadata,
+		createdAt: row.createdAt.toISOString()
+	};
+}
+
 export interface TransactionPage {
 	items: TransactionView[];
 	/** Pass back as `cursor` for the next (older) page; null on the last page. */
@@ -138,16 +161,7 @@ export async function listTransactions(
 	const page = rows.slice(0, options.limit);
 	const last = page[page.length - 1];
 	return {
-		items: page.map((row) => ({
-			id: String(row.id),
-			type: row.type,
-			amount: row.amount,
-			balanceAfter: row.balanceAfter,
-			packageId: row.packageId,
-			description: row.description,
-			metadata: row.metadata,
-			createdAt: row.createdAt.toISOString()
-		})),
+		items: page.map(toTransactionView),
 		nextCursor: rows.length > options.limit ? cursorOf(last) : null
 	};
 }

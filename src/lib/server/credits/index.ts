@@ -4,6 +4,7 @@ export { balanceOf, ENDED_PACKAGES_DAYS, type BalanceView, type PackageView } fr
 export {
 	eachTransaction,
 	listTransactions,
+	toTransactionView,
 	historyConditions,
 	olderThan,
 	cursorTime,
