@@ -1,4 +1,5 @@
 import hljs from 'highlight.js/lib/core';
+import { escapeHtml } from './escape-html';
 import bash from 'highlight.js/lib/languages/bash';
 import css from 'highlight.js/lib/languages/css';
 import diff from 'highlight.js/lib/languages/diff';
@@ -26,18 +27,7 @@ hljs.registerLanguage('typescript', typescript);
 hljs.registerLanguage('xml', xml);
 hljs.registerLanguage('yaml', yaml);
 
-const HTML_ESCAPES: Record<string, string> = {
-	'&': '&amp;',
-	'<': '&lt;',
-	'>': '&gt;',
-	'"': '&quot;',
-	"'": '&#39;'
-};
-
-/** Escapes text for use in HTML content and in quoted attribute values. */
-export function escapeHtml(text: string): string {
-	return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
-}
+export { escapeHtml };
 
 /**
  * The URL a link may point to, or null. Only http(s), mailto and scheme-less (relative)

@@ -4,6 +4,7 @@ export interface CurrentUser {
 	id: string;
 	name: string;
 	email: string;
+	emailVerified: boolean;
 	isAdmin: boolean;
 }
 

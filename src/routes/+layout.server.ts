@@ -7,6 +7,7 @@ export const load: LayoutServerLoad = ({ locals }) => {
 				id: locals.user.id,
 				name: locals.user.name,
 				email: locals.user.email,
+				emailVerified: locals.user.emailVerified,
 				isAdmin: locals.user.role === 'admin'
 			}
 		: null;

@@ -41,6 +41,35 @@ describe('readConfig', () => {
 		expect(() => readConfig({ SIGNUP_BONUS_CREDITS: '-3' })).toThrow(/SIGNUP_BONUS_CREDITS/);
 	});
 
+	it('keeps mail in .data/mail and asks for no verification without SMTP_URL', () => {
+		const config = readConfig({});
+		expect(config.mail).toEqual({
+			smtpUrl: undefined,
+			from: 'credit-chat <no-reply@localhost>',
+			outboxDir: '.data/mail'
+		});
+		expect(config.emailVerification).toBe('off');
+		expect(config.authLimits.emailsPerHour).toBe(5);
+	});
+
+	it('requires verified email once a mail server is configured, unless told otherwise', () => {
+		const smtp = { SMTP_URL: 'smtps://user:secret@mail.example.com:465' };
+		expect(readConfig(smtp).emailVerification).toBe('required');
+		expect(readConfig({ ...smtp, EMAIL_VERIFICATION: 'optional' }).emailVerification).toBe(
+			'optional'
+		);
+		expect(readConfig({ EMAIL_VERIFICATION: 'required' }).emailVerification).toBe('required');
+		expect(() => readConfig({ EMAIL_VERIFICATION: 'sometimes' })).toThrow(/EMAIL_VERIFICATION/);
+	});
+
+	it('accepts only smtp:// and smtps:// mail servers', () => {
+		expect(readConfig({ SMTP_URL: 'smtp://localhost:1025' }).mail.smtpUrl).toBe(
+			'smtp://localhost:1025'
+		);
+		expect(() => readConfig({ SMTP_URL: 'https://mail.example.com' })).toThrow(/SMTP_URL/);
+		expect(() => readConfig({ SMTP_URL: 'mail.example.com' })).toThrow(/SMTP_URL/);
+	});
+
 	it('uses the demo model without an API key or base URL', () => {
 		expect(readConfig({}).chat.upstream).toBeNull();
 		expect(readConfig({ OPENAI_API_KEY: '' }).chat.upstream).toBeNull();

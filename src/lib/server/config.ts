@@ -33,6 +33,12 @@ const schema = z.object({
 	DEMO_MODEL_DELAY_MS: wholeNumber(25),
 	AUTH_RATE_PER_MINUTE: wholeNumber(10),
 	AUTH_FAILURES_BEFORE_BACKOFF: wholeNumber(5),
+	AUTH_EMAILS_PER_HOUR: wholeNumber(5),
+	SMTP_URL: z
+		.url({ protocol: /^smtps?$/, error: 'must look like smtp://user:pass@host:587 or smtps://…' })
+		.optional(),
+	MAIL_FROM: z.string().trim().max(200).default('credit-chat <no-reply@localhost>'),
+	EMAIL_VERIFICATION: z.enum(['required', 'optional', 'off']).optional(),
 	POLAR_ACCESS_TOKEN: z.string().trim().optional(),
 	POLAR_SERVER: z.enum(['sandbox', 'production']).default('sandbox'),
 	POLAR_API_URL: z.url().optional(),
@@ -62,6 +68,21 @@ export interface AuthLimitsConfig {
 	perMinute: number;
 	/** Failed sign-ins of one account before its exponential backoff starts (0 = no backoff). */
 	failuresBeforeBackoff: number;
+	/** Emails a stranger can have sent to one address per hour (0 = unlimited). */
+	emailsPerHour: number;
+}
+
+/**
+ * Whether an account's email must be verified: `required` before chatting, `optional` for the
+ * signup bonus and admin rights only, `off` never asked (and then nothing follows from an email).
+ */
+export type EmailVerification = 'required' | 'optional' | 'off';
+
+export interface MailConfig {
+	/** SMTP server; unset = messages are printed to the console and kept in `outboxDir`. */
+	smtpUrl: string | undefined;
+	from: string;
+	outboxDir: string;
 }
 
 export interface Config {
@@ -77,6 +98,8 @@ export interface Config {
 	sweepIntervalSeconds: number;
 	chat: ChatConfig;
 	authLimits: AuthLimitsConfig;
+	mail: MailConfig;
+	emailVerification: EmailVerification;
 	polar: PolarConfig;
 }
 
@@ -126,8 +149,16 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 		},
 		authLimits: {
 			perMinute: parsed.AUTH_RATE_PER_MINUTE,
-			failuresBeforeBackoff: parsed.AUTH_FAILURES_BEFORE_BACKOFF
+			failuresBeforeBackoff: parsed.AUTH_FAILURES_BEFORE_BACKOFF,
+			emailsPerHour: parsed.AUTH_EMAILS_PER_HOUR
 		},
+		mail: {
+			smtpUrl: parsed.SMTP_URL,
+			from: parsed.MAIL_FROM,
+			outboxDir: `${parsed.DATA_DIR}/mail`
+		},
+		// Without a mail server nobody could receive the link, so verification is off by default.
+		emailVerification: parsed.EMAIL_VERIFICATION ?? (parsed.SMTP_URL ? 'required' : 'off'),
 		polar: {
 			accessToken: parsed.POLAR_ACCESS_TOKEN || undefined,
 			server: parsed.POLAR_SERVER,

@@ -1,12 +1,15 @@
 import { dev } from '$app/environment';
 import { env } from '$env/dynamic/private';
+import { createAccountEmails, type AccountEmails } from './auth/account-email';
 import { createAuth, type Auth } from './auth/auth';
+import { promoteVerifiedAdmins } from './auth/verified-owner';
 import { createBillingContext, type BillingContext } from './billing/context';
 import { resolveAuthSecret } from './auth/secret';
 import { readConfig, StartupError, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { createModelRegistry, type ModelRegistry } from './chat/models';
 import { startReconciliation, startSweeps } from './jobs';
+import { createMailer } from './mail/mailer';
 
 const DEV_URL = 'http://localhost:5173';
 
@@ -15,6 +18,7 @@ interface Runtime {
 	config: Config;
 	database: Database;
 	auth: Auth;
+	emails: AccountEmails;
 	models: ModelRegistry;
 	billing: BillingContext;
 }
@@ -45,6 +49,13 @@ async function createRuntime(): Promise<Runtime> {
 	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);
+	const emails = createAccountEmails({
+		db: database.db,
+		mailer: createMailer(config.mail),
+		limits: config.authLimits,
+		secret
+	});
+	const adminAtSignUp = dev && config.emailVerification === 'off';
 	const auth = createAuth({
 		db: database.db,
 		secret,
@@ -52,8 +63,12 @@ async function createRuntime(): Promise<Runtime> {
 		baseURL: config.authUrl ?? (dev ? DEV_URL : undefined),
 		trustedOrigins: dev ? [DEV_URL, 'http://127.0.0.1:5173'] : [],
 		adminEmails: config.adminEmails,
-		signupBonus: config.signupBonus
+		adminAtSignUp,
+		signupBonus: config.signupBonus,
+		emailVerification: config.emailVerification,
+		emails
 	});
+	await announceAccountSetup(database, config, adminAtSignUp);
 	const stopJobs = [startSweeps(database.db, config.sweepIntervalSeconds)];
 	if (billing.polar) {
 		stopJobs.push(
@@ -66,5 +81,27 @@ async function createRuntime(): Promise<Runtime> {
 		void database.close();
 	});
 	const models = createModelRegistry(config.chat);
-	return { config, database, auth, models, billing };
+	return { config, database, auth, emails, models, billing };
+}
+
+/** Promotes verified ADMIN_EMAILS owners and says, once, how email and admin rights work here. */
+async function announceAccountSetup(database: Database, config: Config, adminAtSignUp: boolean) {
+	for (const email of await promoteVerifiedAdmins(database.db, config.adminEmails)) {
+		console.log(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
+	}
+	if (!config.mail.smtpUrl && !dev) {
+		console.warn(
+			`SMTP_URL is not set: account emails (verification, password reset) are only written to the log and ${config.mail.outboxDir}/.`
+		);
+	}
+	if (config.adminEmails.size === 0) return;
+	if (adminAtSignUp) {
+		console.log(
+			'ADMIN_EMAILS: development without email verification, so these addresses become admins as soon as they sign up.'
+		);
+	} else if (config.emailVerification === 'off') {
+		console.warn(
+			'ADMIN_EMAILS: email verification is off, so nobody becomes an admin by signing up; run `npm run admin:grant <email>` instead.'
+		);
+	}
 }

@@ -76,3 +76,11 @@ function normalizePath(pathname: string): string {
 function routeIdPath(routeId: string): string {
 	return routeId.replace(/\/\([^)]*\)/g, '') || '/';
 }
+
+/** Whether this user must confirm their email before chatting (EMAIL_VERIFICATION=required). */
+export function mustVerifyEmail(
+	user: { emailVerified: boolean },
+	mode: 'required' | 'optional' | 'off'
+): boolean {
+	return mode === 'required' && !user.emailVerified;
+}

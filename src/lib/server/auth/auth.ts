@@ -3,11 +3,14 @@ import { drizzleAdapter } from 'better-auth/adapters/drizzle';
 import { admin } from 'better-auth/plugins';
 import { sveltekitCookies } from 'better-auth/svelte-kit';
 import { getRequestEvent } from '$app/server';
+import type { EmailVerification } from '../config';
 import { grantSignupBonus } from '../credits';
 import type { Db } from '../db/client';
 import * as schema from '../db/schema';
+import { EMAIL_LINK_SECONDS, type AccountEmails } from './account-email';
 import { AUTH_HTTP_ENDPOINTS } from './api-guard';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './credentials';
+import { promoteVerifiedAdmins } from './verified-owner';
 
 export interface AuthOptions {
 	db: Db;
@@ -16,15 +19,22 @@ export interface AuthOptions {
 	baseURL: string | undefined;
 	/** Extra origins allowed to call the auth endpoints besides `baseURL`'s. */
 	trustedOrigins?: string[];
-	/** Lower-cased emails that become admins when they sign up. */
+	/** Lower-cased emails that become admins once they are verified. */
 	adminEmails: Set<string>;
-	/** The welcome package of every new user. */
+	/** Development without a mail server: ADMIN_EMAILS are promoted at sign-up already. */
+	adminAtSignUp: boolean;
+	/** The welcome package of every new user (at verification unless verification is off). */
 	signupBonus: { credits: number; days: number };
+	emailVerification: EmailVerification;
+	emails: AccountEmails;
 }
 
 export function createAuth(options: AuthOptions) {
-	const { db, secret, baseURL, trustedOrigins, adminEmails, signupBonus } = options;
+	const { db, secret, baseURL, trustedOrigins, adminEmails, signupBonus, emails } = options;
+	const verifying = options.emailVerification !== 'off';
 	const disabledPaths: string[] = [];
+	// Links in emails go to our pages on the app's public origin.
+	const originOf = (betterAuthUrl: string) => new URL(betterAuthUrl).origin;
 	const auth = betterAuth({
 		secret,
 		baseURL,
@@ -34,21 +44,56 @@ export function createAuth(options: AuthOptions) {
 		// address and account, in PostgreSQL; better-auth's keys on X-Forwarded-For, per process.
 		rateLimit: { enabled: false },
 		disabledPaths,
+		// Reset links are stored hashed: a copy of the database cannot take over accounts.
+		verification: { storeIdentifier: 'hashed' },
 		emailAndPassword: {
 			enabled: true,
-			autoSignIn: true,
+			// With verification on, sign-up never signs in: the answer is "check your inbox" whether
+			// the address is new or registered (better-auth then answers a duplicate generically).
+			autoSignIn: !verifying,
 			minPasswordLength: MIN_PASSWORD_LENGTH,
-			maxPasswordLength: MAX_PASSWORD_LENGTH
+			maxPasswordLength: MAX_PASSWORD_LENGTH,
+			resetPasswordTokenExpiresIn: EMAIL_LINK_SECONDS,
+			revokeSessionsOnPasswordReset: true,
+			sendResetPassword: ({ user, url, token }) => emails.passwordReset(user, originOf(url), token),
+			// Someone signed up with a registered address: its owner hears of it (or, if the account
+			// was never verified, simply gets a fresh link), and the answer looked like any sign-up.
+			onExistingUserSignUp: async ({ user }, request) => {
+				const origin = baseURL ? new URL(baseURL).origin : request && new URL(request.url).origin;
+				if (!origin) return;
+				if (user.emailVerified) await emails.accountExists(user, origin);
+				else await emails.verification(user, origin);
+			}
+		},
+		emailVerification: {
+			sendOnSignUp: verifying,
+			autoSignInAfterVerification: true,
+			expiresIn: EMAIL_LINK_SECONDS,
+			sendVerificationEmail: ({ user, url, token }) =>
+				emails.verification(user, originOf(url), token),
+			afterEmailVerification: async (user) => {
+				// Both are idempotent: a second click on the link changes nothing.
+				if (verifying) await grantSignupBonus(db, user.id, signupBonus);
+				const promoted = await promoteVerifiedAdmins(db, adminEmails);
+				for (const email of promoted)
+					console.log(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
+			}
 		},
 		databaseHooks: {
 			user: {
 				create: {
-					before: async (user) => ({
-						data: { ...user, role: adminEmails.has(user.email.toLowerCase()) ? 'admin' : 'user' }
-					}),
+					before: async (user) => {
+						const admin = options.adminAtSignUp && adminEmails.has(user.email.toLowerCase());
+						if (admin) {
+							console.log(
+								`ADMIN_EMAILS: ${user.email} is an admin from sign-up (development without email verification; in production admins need a verified email).`
+							);
+						}
+						return { data: { ...user, role: admin ? 'admin' : 'user' } };
+					},
 					// Runs once the account is committed; the grant's key makes a retry harmless.
 					after: async (user) => {
-						await grantSignupBonus(db, user.id, signupBonus);
+						if (!verifying) await grantSignupBonus(db, user.id, signupBonus);
 					}
 				}
 			}

@@ -13,6 +13,11 @@ const email = z
 	.max(254, 'Enter a valid email address.')
 	.pipe(z.email('Enter a valid email address.'));
 
+const newPassword = z
+	.string()
+	.min(MIN_PASSWORD_LENGTH, `Use at least ${MIN_PASSWORD_LENGTH} characters for the password.`)
+	.max(MAX_PASSWORD_LENGTH, `Use at most ${MAX_PASSWORD_LENGTH} characters for the password.`);
+
 /**
  * What a sign-up and a sign-in may carry, for the forms and for `/api/auth/*` alike
  * (hooks.server.ts checks the JSON API against the same rules before better-auth runs).
@@ -26,10 +31,7 @@ export const signUpSchema = z.object({
 		.optional()
 		.default(''),
 	email,
-	password: z
-		.string()
-		.min(MIN_PASSWORD_LENGTH, `Use at least ${MIN_PASSWORD_LENGTH} characters for the password.`)
-		.max(MAX_PASSWORD_LENGTH, `Use at most ${MAX_PASSWORD_LENGTH} characters for the password.`)
+	password: newPassword
 });
 
 export const signInSchema = z.object({
@@ -39,6 +41,20 @@ export const signInSchema = z.object({
 		.min(1, 'Enter your password.')
 		.max(MAX_PASSWORD_LENGTH, 'That email and password do not match an account.')
 });
+
+/** "Forgot password?" and "send a new link": just an address. */
+export const emailSchema = z.object({ email });
+
+/** A reset link's token (24 characters from better-auth; anything far longer is not one). */
+export const resetTokenSchema = z.string().min(1).max(200);
+
+/** The new password of a reset link; both fields must match. */
+export const resetPasswordSchema = z
+	.object({ token: resetTokenSchema, password: newPassword, confirm: z.string() })
+	.refine((value) => value.password === value.confirm, {
+		path: ['confirm'],
+		message: 'The two passwords are not the same.'
+	});
 
 /** The first message per field, the shape the auth forms render inline. */
 export function fieldErrors(error: z.ZodError): Record<string, string> {

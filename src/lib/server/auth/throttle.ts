@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import {
 	blockedFor,
 	clearFailures,
+	hit,
 	hitAll,
 	recordFailure,
 	type Backoff,
@@ -12,7 +13,7 @@ import {
 } from '../security/rate-limit';
 
 /** The attempts a stranger can make against accounts; each has its own buckets. */
-export type AuthAction = 'sign-in' | 'sign-up' | 'password-reset';
+export type AuthAction = 'sign-in' | 'sign-up' | 'password-reset' | 'verification-email';
 
 const WINDOW_SECONDS = 60;
 
@@ -37,6 +38,23 @@ export async function admitAuthAttempt(
 		{ key: `${attempt.action}:address:${addressBucket(attempt.address)}`, limit },
 		{ key: `${attempt.action}:account:${account}`, limit }
 	]);
+}
+
+/**
+ * Whether one more account email may go to `email` this hour. Strangers can trigger these
+ * (sign-up, password reset, "resend"), so each address gets at most `emailsPerHour` of them,
+ * whichever form asked and whether or not an account exists.
+ */
+export async function admitAccountEmail(
+	db: Db,
+	limits: AuthLimitsConfig,
+	email: string
+): Promise<boolean> {
+	const verdict = await hit(db, `account-email:${accountKey(email)}`, {
+		max: limits.emailsPerHour,
+		windowSeconds: 60 * 60
+	});
+	return verdict.allowed;
 }
 
 /** A wrong password: past the free failures, the account pauses twice as long each time. */

@@ -11,12 +11,12 @@ export const load: LayoutServerLoad = async ({ parent, url, depends, locals }) =
 	if (!user) redirect(303, loginPath(url));
 	// Pages call invalidate('app:credits') after anything that moves credits (e.g. a reply).
 	depends('app:credits');
-	const { database } = await runtime();
+	const { database, config } = await runtime();
 	const { balance, reserved, available } = await requestCreditsOverview(
 		locals,
 		database.db,
 		user.id
 	);
 	const credits: CreditSummary = { balance, reserved, available };
-	return { user, credits };
+	return { user, credits, emailVerification: config.emailVerification };
 };

@@ -28,6 +28,8 @@ export const actions: Actions = {
 		);
 		if (refused) return refused;
 		try {
+			// With verification on, a registered address answers exactly like a new one (its owner
+			// gets an email instead), and nobody is signed in until the link is opened.
 			await auth.api.signUpEmail({
 				body: { name: name || email.split('@')[0], email, password },
 				headers: request.headers
@@ -36,6 +38,7 @@ export const actions: Actions = {
 			const { field, message } = authFailure(error);
 			return fail(400, { values, errors: { [field]: message } });
 		}
+		if (config.emailVerification !== 'off') return { checkInbox: email };
 		redirect(303, safeRedirectTarget(url.searchParams.get('redirectTo'), url.origin));
 	}
 };

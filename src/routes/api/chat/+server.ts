@@ -1,3 +1,4 @@
+import { mustVerifyEmail } from '$lib/server/auth/access';
 import { streamReply } from '$lib/server/chat/reply';
 import { AppError } from '$lib/server/errors';
 import { apiErrorResponse, invalidInput, requireApiUser } from '$lib/server/http/errors';
@@ -15,6 +16,13 @@ export const POST: RequestHandler = async ({ request, locals }) => {
 	try {
 		const user = requireApiUser(locals);
 		const { database, config, models } = await runtime();
+		if (mustVerifyEmail(user, config.emailVerification)) {
+			throw new AppError(
+				403,
+				'email_unverified',
+				'Confirm your email address before chatting: open the link we sent you, or get a new one at /verify-email.'
+			);
+		}
 		const raw = await readJson(request, {
 			maxBytes: maxBodyBytes(config.chat.maxInputChars),
 			tooLarge: () =>
