@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { launchApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
+import { grantAdminRole } from '../helpers/users';
 import {
 	checkInterrupted,
 	createDatabase,
@@ -145,8 +146,7 @@ async function main(): Promise<number> {
 	const app = await launchApp({
 		DATABASE_URL: databaseUrl,
 		SIGNUP_BONUS_CREDITS: '0',
-		SWEEP_INTERVAL_SECONDS: '0',
-		ADMIN_EMAILS: ADMIN_EMAIL
+		SWEEP_INTERVAL_SECONDS: '0'
 	});
 	appOutput = app.output;
 	onCleanup(app.stop);
@@ -162,6 +162,7 @@ async function main(): Promise<number> {
 	if (signup.status !== 303 || !client.hasSession()) {
 		throw new Error(`signing up the admin answered ${signup.status}`);
 	}
+	await grantAdminRole(databaseUrl, ADMIN_EMAIL);
 	await seed(sql, config);
 
 	// The answer must be right before its speed matters: totals as the ledger sums them.

@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { launchChromium, screenshotPath } from '../helpers/browser';
+import { grantAdminRole } from '../helpers/users';
 
 const ADMIN = 'boss@example.com';
 const CUSTOMER = 'ada.lovelace-4217@example.com';
@@ -12,7 +13,7 @@ describe('the admin console, in a real browser', () => {
 	let browser: Browser;
 
 	beforeAll(async () => {
-		[app, browser] = await Promise.all([startAppServer({ ADMIN_EMAILS: ADMIN }), launchChromium()]);
+		[app, browser] = await Promise.all([startAppServer(), launchChromium()]);
 	});
 	afterAll(async () => {
 		await browser?.close();
@@ -46,6 +47,8 @@ describe('the admin console, in a real browser', () => {
 	it('finds a user by part of the email, adds credits with a reason, and sees it everywhere', async () => {
 		const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 		await signUp(page, ADMIN, 'The Boss');
+		await grantAdminRole(app.databaseUrl, ADMIN);
+		await page.reload();
 		await page.getByRole('link', { name: 'Admin', exact: true }).first().click();
 		await page.waitForURL('**/admin');
 

@@ -1,4 +1,5 @@
 import { Agent, fetch as undiciFetch } from 'undici';
+import { grantAdminRole } from './users';
 
 /**
  * A tiny HTTP client with a cookie jar, so tests talk to the app the way a browser without
@@ -84,4 +85,15 @@ export async function signUp(
 	}
 	const { userId } = await (await client.get('/api/credits')).json();
 	return { client, userId };
+}
+
+/** A new account made an admin (as `npm run admin:grant` does), signed in. */
+export async function signUpAdmin(
+	app: { url: string; databaseUrl: string },
+	email: string,
+	name = 'Admin'
+): Promise<{ client: HttpClient; userId: string }> {
+	const account = await signUp(app.url, email, name);
+	await grantAdminRole(app.databaseUrl, email);
+	return account;
 }

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchApp, startAppServer, type AppServer } from '../helpers/app-server';
+import {
+	launchApp,
+	spawnApp,
+	startAppServer,
+	TEST_SECRET,
+	type AppServer
+} from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { HttpClient } from '../helpers/http-client';
 import { linkTo, startMailServer, type MailServer } from '../helpers/mail-server';
@@ -346,6 +352,23 @@ describe('accounts without a mail server (production, verification off)', () => 
 		expect(response.status).toBe(303);
 		expect(client.hasSession()).toBe(true);
 		expect((await client.get('/admin')).status).toBe(403);
+	});
+
+	it('refuses to start with SMTP_URL but no ORIGIN: email links must not follow the Host header', async () => {
+		const child = spawnApp({
+			PORT: '0',
+			DATABASE_URL: app.databaseUrl,
+			BETTER_AUTH_SECRET: TEST_SECRET,
+			DEMO_MODEL: 'on',
+			SMTP_URL: 'smtp://127.0.0.1:9'
+		});
+		let stderr = '';
+		child.stderr?.on('data', (chunk) => (stderr += chunk));
+		const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+		expect(code).toBe(1);
+		expect(stderr.trim()).toBe(
+			'credit-chat cannot start: SMTP_URL is set but ORIGIN (or BETTER_AUTH_URL) is not: set it to the public URL, e.g. https://chat.example.com, so links in emails point to this server.'
+		);
 	});
 
 	it('keeps account emails in DATA_DIR/mail and prints them', async () => {

@@ -10,7 +10,7 @@ import { adminAdjust } from '../../src/lib/server/admin/credits';
 import { grant, reserve, settle } from '../../src/lib/server/credits';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient, signUp } from '../helpers/http-client';
+import { HttpClient, signUp, signUpAdmin } from '../helpers/http-client';
 import { expectNoDrift } from '../helpers/ledger';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 import { newWebhookSecret, orderPaid, polarOrder, signDelivery } from '../helpers/polar-events';
@@ -73,13 +73,12 @@ describe('admin overview, audit log, Process again and the credits CLI (built ap
 			POLAR_ACCESS_TOKEN: polar.token,
 			POLAR_API_URL: polar.url,
 			POLAR_RECONCILE_INTERVAL_SECONDS: '0',
-			POLAR_WEBHOOK_SECRET: secret,
-			ADMIN_EMAILS: ADMIN_EMAIL
+			POLAR_WEBHOOK_SECRET: secret
 		});
 		sql = postgres(app.databaseUrl, { max: 1 });
 		database = openDatabase({ url: app.databaseUrl, dataDir: null, maxConnections: 2 });
 
-		({ client: admin, userId: adminId } = await signUp(app.url, ADMIN_EMAIL));
+		({ client: admin, userId: adminId } = await signUpAdmin(app, ADMIN_EMAIL));
 		userA = await signUp(app.url, 'ann@example.com');
 		userB = await signUp(app.url, 'bob@example.com');
 		userC = await createUser(database.db, 'cid@example.com');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grant, reserve, settle } from '../../src/lib/server/credits';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient, signUp } from '../helpers/http-client';
+import { HttpClient, signUp, signUpAdmin } from '../helpers/http-client';
 
 interface Row {
 	id: string;
@@ -61,12 +61,11 @@ describe('admin transactions explorer and its CSV export on the built app', () =
 	beforeAll(async () => {
 		app = await startAppServer({
 			SWEEP_INTERVAL_SECONDS: '0',
-			SIGNUP_BONUS_CREDITS: '0',
-			ADMIN_EMAILS: 'boss@example.com'
+			SIGNUP_BONUS_CREDITS: '0'
 		});
 		sql = postgres(app.databaseUrl, { max: 1 });
 		database = openDatabase({ url: app.databaseUrl, dataDir: null, maxConnections: 2 });
-		admin = (await signUp(app.url, 'boss@example.com')).client;
+		admin = (await signUpAdmin(app, 'boss@example.com')).client;
 		alice = await signUp(app.url, 'alice@example.com');
 		bob = await signUp(app.url, 'bob@example.com');
 		const day = (d: string) => new Date(`2026-11-${d}Z`);

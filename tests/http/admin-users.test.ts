@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { HttpClient, signUp } from '../helpers/http-client';
+import { HttpClient, signUp, signUpAdmin } from '../helpers/http-client';
 
 const tag = randomUUID().slice(0, 8);
 const adminEmail = `boss.${tag}@example.com`;
@@ -25,9 +25,9 @@ describe('admin users API', () => {
 		(await (await admin.get(`/api/admin/users/${id}`)).json()).user.balance;
 
 	beforeAll(async () => {
-		app = await startAppServer({ ADMIN_EMAILS: adminEmail, SIGNUP_BONUS_CREDITS: '100' });
+		app = await startAppServer({ SIGNUP_BONUS_CREDITS: '100' });
 		sql = postgres(app.databaseUrl, { max: 1 });
-		({ client: admin, userId: adminId } = await signUp(app.url, adminEmail, 'Boss'));
+		({ client: admin, userId: adminId } = await signUpAdmin(app, adminEmail, 'Boss'));
 		({ client: user, userId } = await signUp(
 			app.url,
 			`Carol.Searchable_${tag}@example.com`,

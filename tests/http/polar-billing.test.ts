@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../config/credit-packs';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { signUp } from '../helpers/http-client';
+import { signUp, signUpAdmin } from '../helpers/http-client';
 import { polarOrder, refunded } from '../helpers/polar-events';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 
@@ -53,7 +53,6 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 			POLAR_ACCESS_TOKEN: polar.token,
 			POLAR_API_URL: polar.url,
 			POLAR_WEBHOOK_SECRET: WEBHOOK_SECRET,
-			ADMIN_EMAILS: 'admin@example.com',
 			// These tests reconcile on purpose; the scheduled job must not do it for them.
 			POLAR_RECONCILE_INTERVAL_SECONDS: '0'
 		});
@@ -236,7 +235,7 @@ describe('buying through Polar (the real SDK against a local Polar API)', () => 
 	});
 
 	it('gives admins a reconcile button, and nobody else', async () => {
-		const admin = (await signUp(app.url, 'admin@example.com')).client;
+		const admin = (await signUpAdmin(app, 'admin@example.com')).client;
 		const { client: user, userId } = await signUp(app.url, 'nosy@example.com');
 		const order = polarOrder({
 			userId,
@@ -394,10 +393,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 
 	beforeAll(async () => {
 		// The built app runs as production, where test mode must be asked for explicitly.
-		[app, off] = await Promise.all([
-			startAppServer({ POLAR_TEST_MODE: 'true', ADMIN_EMAILS: 'root@example.com' }),
-			startAppServer()
-		]);
+		[app, off] = await Promise.all([startAppServer({ POLAR_TEST_MODE: 'true' }), startAppServer()]);
 		sql = postgres(app.databaseUrl, { max: 1 });
 	});
 	afterAll(async () => {
@@ -461,7 +457,7 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 	it('shows admins every webhook delivery, filtered by outcome', async () => {
 		const buyer = (await signUp(app.url, 'watched@example.com')).client;
 		await buyer.postForm('/dashboard/buy?/buy', { productId: 'test_pack-200' });
-		const admin = (await signUp(app.url, 'root@example.com')).client;
+		const admin = (await signUpAdmin(app, 'root@example.com')).client;
 
 		const all = await admin.get('/admin/webhooks');
 		expect(all.status).toBe(200);

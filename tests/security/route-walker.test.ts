@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
-import { HttpClient, signUp } from '../helpers/http-client';
+import { HttpClient, signUp, signUpAdmin } from '../helpers/http-client';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 import { newWebhookSecret, orderPaid, polarOrder, signDelivery } from '../helpers/polar-events';
 import {
@@ -76,14 +76,13 @@ describe('route walker: every route, every principal', () => {
 			POLAR_API_URL: polar.url,
 			POLAR_RECONCILE_INTERVAL_SECONDS: '0',
 			POLAR_WEBHOOK_SECRET: secret,
-			ADMIN_EMAILS: emailAdmin,
 			DEMO_MODEL_DELAY_MS: '0'
 		});
 		sql = postgres(app.databaseUrl, { max: 1 });
 		const a = await signUp(app.url, marks.email, marks.name);
 		clients['user A'] = a.client;
 		clients['user B'] = (await signUp(app.url, emailB, 'Bob Walker')).client;
-		clients.admin = (await signUp(app.url, emailAdmin, 'Admin Walker')).client;
+		clients.admin = (await signUpAdmin(app, emailAdmin, 'Admin Walker')).client;
 		clients.anonymous = new HttpClient(app.url);
 		leakMarks.userId = a.userId;
 

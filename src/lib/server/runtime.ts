@@ -46,6 +46,13 @@ async function createRuntime(): Promise<Runtime> {
 			'no chat model is configured: set OPENAI_API_KEY and/or OPENAI_BASE_URL, or DEMO_MODEL=on to serve the offline demo model.'
 		);
 	}
+	// Without a configured origin, better-auth would build the links in emails from each request's
+	// Host header: anyone could mail a victim a genuine reset link pointing at their own server.
+	if (!dev && config.mail.smtpUrl && !config.authUrl) {
+		throw new StartupError(
+			'SMTP_URL is set but ORIGIN (or BETTER_AUTH_URL) is not: set it to the public URL, e.g. https://chat.example.com, so links in emails point to this server.'
+		);
+	}
 	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);

@@ -31,7 +31,12 @@ export const load: PageServerLoad = async ({ url, locals, request }) => {
 			const code = (error.body as { code?: string } | undefined)?.code;
 			return {
 				...page,
-				problem: code === 'TOKEN_EXPIRED' ? ('expired' as const) : ('invalid' as const)
+				problem:
+					code === 'TOKEN_EXPIRED'
+						? ('expired' as const)
+						: code === 'BANNED_USER'
+							? ('suspended' as const)
+							: ('invalid' as const)
 			};
 		}
 		redirect(303, '/dashboard/chat?verified=1');
