@@ -12,7 +12,7 @@ import {
 } from '../security/rate-limit';
 
 /** The attempts a stranger can make against accounts; each has its own buckets. */
-export type AuthAction = 'sign-in' | 'sign-up' | 'password-reset';
+export type AuthAction = 'sign-in' | 'sign-up' | 'password-reset' | 'change-password';
 
 const WINDOW_SECONDS = 60;
 
