@@ -71,14 +71,14 @@ export async function deleteAccount(
 					balanceBefore: adjusted.balanceAfter - adjusted.delta,
 					balanceAfter: adjusted.balanceAfter,
 					details: {
-						forfeited: -adjusted.delta,
+						forfeited: Math.max(0, -adjusted.delta),
 						transactionIds: adjusted.transactionIds,
 						...counts
 					}
 				});
 			}
 		});
-		return { userId, forfeited: -result.delta, ...counts };
+		return { userId, forfeited: Math.max(0, -result.delta), ...counts };
 	} catch (error) {
 		// `set 0` refuses to take credits a pending hold set aside: that is a reply in progress.
 		if (error instanceof LedgerError && error.code === 'insufficient_credits') {
