@@ -6,6 +6,7 @@ import {
 	deleteAccount,
 	deletedEmail
 } from '../../src/lib/server/account/delete-account';
+import { listSessions, sessionTokenOf } from '../../src/lib/server/account/sessions';
 import { balanceOf, grant, reserve, settle, voidHold } from '../../src/lib/server/credits';
 import type { Db } from '../../src/lib/server/db/client';
 import {
@@ -210,5 +211,28 @@ describe.each(databaseKinds)('account deletion on %s', (kind) => {
 		await expect(deleteAccount(db(), { userId: randomUUID() })).rejects.toMatchObject({
 			status: 404
 		});
+	});
+
+	it('lists only the user’s own live sessions and finds tokens only among them', async () => {
+		const { userId } = await populatedUser(db());
+		const other = await populatedUser(db());
+		const own = await listSessions(db(), userId, null);
+		expect(own).toHaveLength(2);
+		expect(JSON.stringify(own)).not.toMatch(/token/i);
+		const current = await listSessions(db(), userId, own[1].id);
+		expect(current[0]).toMatchObject({
+			id: own[1].id,
+			current: true,
+			device: 'Unknown browser on an unknown system'
+		});
+		expect(current.filter((s) => s.current)).toHaveLength(1);
+		const [foreign] = await listSessions(db(), other.userId, null);
+		expect(await sessionTokenOf(db(), userId, foreign.id)).toBeNull();
+		expect(await sessionTokenOf(db(), other.userId, foreign.id)).toEqual(expect.any(String));
+		await db()
+			.update(session)
+			.set({ expiresAt: new Date(Date.now() - 1000) })
+			.where(eq(session.id, own[0].id));
+		expect(await listSessions(db(), userId, null)).toHaveLength(1);
 	});
 });
