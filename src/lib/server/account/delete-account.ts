@@ -1,4 +1,5 @@
-import { eq, or } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { eq, inArray, or } from 'drizzle-orm';
 import { recordAudit } from '../admin/audit';
 import { adjust, LedgerError, pendingHoldsOf } from '../credits';
 import type { Tx } from '../credits/transaction';
@@ -96,10 +97,16 @@ async function erase(tx: Tx, userId: string, email: string) {
 		.where(eq(session.userId, userId))
 		.returning({ id: session.id });
 	await tx.delete(account).where(eq(account.userId, userId));
-	// Email verification rows name the address; password-reset rows carry the user id as value.
+	// Verification rows name the address (plain, or hashed as better-auth's
+	// `storeIdentifier: 'hashed'` stores it); password-reset rows carry the user id as value.
 	await tx
 		.delete(verification)
-		.where(or(eq(verification.identifier, email), eq(verification.value, userId)));
+		.where(
+			or(
+				inArray(verification.identifier, [email, hashedIdentifier(email)]),
+				eq(verification.value, userId)
+			)
+		);
 	const updated = await tx
 		.update(user)
 		.set({
@@ -116,6 +123,11 @@ async function erase(tx: Tx, userId: string, email: string) {
 		.returning({ id: user.id });
 	if (updated.length !== 1) throw new Error(`could not anonymise user ${userId}`);
 	return { chats: chats.length, sessions: sessions.length };
+}
+
+/** better-auth's hashed verification identifier: SHA-256, base64url without padding. */
+function hashedIdentifier(identifier: string): string {
+	return createHash('sha256').update(identifier).digest('base64url');
 }
 
 async function hasPendingHolds(db: Db | Tx, userId: string): Promise<boolean> {
