@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { fieldErrors, signInSchema, signUpSchema } from './credentials';
+import {
+	changePasswordSchema,
+	displayNameSchema,
+	fieldErrors,
+	signInSchema,
+	signUpSchema
+} from './credentials';
 
 describe('auth form schemas', () => {
 	it('normalises the email', () => {
@@ -19,5 +25,37 @@ describe('auth form schemas', () => {
 	it('rejects non-text values such as uploaded files', () => {
 		const result = signInSchema.safeParse({ email: new Blob(['x']), password: 'x' });
 		expect(result.success).toBe(false);
+	});
+});
+
+describe('settings schemas', () => {
+	it('trims a display name and refuses a blank or overlong one', () => {
+		expect(displayNameSchema.parse('  Ada  ')).toBe('Ada');
+		expect(displayNameSchema.safeParse('   ').error?.issues[0].message).toBe('Enter a name.');
+		expect(displayNameSchema.safeParse('x'.repeat(101)).success).toBe(false);
+		expect(displayNameSchema.safeParse('x'.repeat(100)).success).toBe(true);
+	});
+
+	it('bounds the new password like sign-up and checks the confirmation when sent', () => {
+		const ok = { currentPassword: 'old', newPassword: 'new password' };
+		expect(changePasswordSchema.safeParse(ok).success).toBe(true);
+		expect(changePasswordSchema.safeParse({ ...ok, confirmPassword: ok.newPassword }).success).toBe(
+			true
+		);
+		const differs = changePasswordSchema.safeParse({ ...ok, confirmPassword: 'other password' });
+		expect(fieldErrors(differs.error!)).toEqual({
+			confirmPassword: 'The two new passwords differ.'
+		});
+		const bad = changePasswordSchema.safeParse({
+			currentPassword: '',
+			newPassword: 'short'
+		});
+		expect(fieldErrors(bad.error!)).toEqual({
+			currentPassword: 'Enter your current password.',
+			newPassword: 'Use at least 8 characters for the password.'
+		});
+		expect(changePasswordSchema.safeParse({ ...ok, newPassword: 'x'.repeat(129) }).success).toBe(
+			false
+		);
 	});
 });

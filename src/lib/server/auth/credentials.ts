@@ -13,6 +13,7 @@ const email = z
 	.max(254, 'Enter a valid email address.')
 	.pipe(z.email('Enter a valid email address.'));
 
+/** A new password: at sign-up, reset and change alike. */
 const newPassword = z
 	.string()
 	.min(MIN_PASSWORD_LENGTH, `Use at least ${MIN_PASSWORD_LENGTH} characters for the password.`)
@@ -65,3 +66,25 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
 	}
 	return errors;
 }
+
+/** A display name as the settings page changes it: unlike at sign-up, it cannot be blank. */
+export const displayNameSchema = z
+	.string()
+	.trim()
+	.min(1, 'Enter a name.')
+	.max(MAX_NAME_LENGTH, `Keep the name under ${MAX_NAME_LENGTH} characters.`);
+
+/** Changing the password on the settings page; `confirmPassword` is checked when sent. */
+export const changePasswordSchema = z
+	.object({
+		currentPassword: z
+			.string()
+			.min(1, 'Enter your current password.')
+			.max(MAX_PASSWORD_LENGTH, 'That is not your current password.'),
+		newPassword,
+		confirmPassword: z.string().max(MAX_PASSWORD_LENGTH).optional()
+	})
+	.refine((v) => v.confirmPassword === undefined || v.confirmPassword === v.newPassword, {
+		path: ['confirmPassword'],
+		message: 'The two passwords are not the same.'
+	});

@@ -13,7 +13,8 @@ import {
 } from '../security/rate-limit';
 
 /** The attempts a stranger can make against accounts; each has its own buckets. */
-export type AuthAction = 'sign-in' | 'sign-up' | 'password-reset' | 'verification-email';
+export type AuthAction =
+	'sign-in' | 'sign-up' | 'password-reset' | 'verification-email' | 'change-password';
 
 const WINDOW_SECONDS = 60;
 

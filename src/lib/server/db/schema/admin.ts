@@ -12,7 +12,10 @@ import {
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-/** What an admin can do; every one of them leaves an audit row. */
+/**
+ * What an admin can do; every one of them leaves an audit row. `account.delete` is the one
+ * action a user takes on themselves, logged here because it forfeits credits.
+ */
 export const auditActions = [
 	'credits.add',
 	'credits.subtract',
@@ -21,7 +24,8 @@ export const auditActions = [
 	'user.ban',
 	'user.unban',
 	'webhook.reprocess',
-	'polar.reconcile'
+	'polar.reconcile',
+	'account.delete'
 ] as const;
 
 export type AuditAction = (typeof auditActions)[number];

@@ -1,0 +1,2 @@
+ALTER TABLE "admin_audit" DROP CONSTRAINT "admin_audit_action_known";--> statement-breakpoint
+ALTER TABLE "admin_audit" ADD CONSTRAINT "admin_audit_action_known" CHECK (action in ('credits.add', 'credits.subtract', 'credits.set', 'package.revoke', 'user.ban', 'user.unban', 'webhook.reprocess', 'polar.reconcile', 'account.delete'));
