@@ -119,7 +119,7 @@ describe('account settings in a real browser', () => {
 		await form.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
 		await form.getByLabel('Repeat the new password').fill('something else');
 		await form.getByRole('button', { name: 'Change password' }).click();
-		await form.getByText('The two new passwords differ.').waitFor();
+		await form.getByText('The two passwords are not the same.').waitFor();
 
 		await form.getByLabel('Current password').fill(PASSWORD);
 		await form.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);

@@ -44,7 +44,7 @@ describe('settings schemas', () => {
 		);
 		const differs = changePasswordSchema.safeParse({ ...ok, confirmPassword: 'other password' });
 		expect(fieldErrors(differs.error!)).toEqual({
-			confirmPassword: 'The two new passwords differ.'
+			confirmPassword: 'The two passwords are not the same.'
 		});
 		const bad = changePasswordSchema.safeParse({
 			currentPassword: '',
