@@ -4,6 +4,7 @@ import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
 import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
+import { clientAddress } from '$lib/server/auth/client-address';
 import { StartupError } from '$lib/server/config';
 import { DatabaseInUseError } from '$lib/server/db/client';
 import { bodyLimit } from '$lib/server/http/body-limit';
@@ -57,7 +58,7 @@ const guard: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-export const handle = sequence(requestId, bodyLimit, authApi, session, guard);
+export const handle = sequence(requestId, bodyLimit, clientAddress, authApi, session, guard);
 
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };

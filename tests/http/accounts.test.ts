@@ -252,6 +252,27 @@ describe('accounts with a mail server: verification, admin by verified owners, p
 		expect((await signIn(email)).response.status).toBe(303);
 	});
 
+	it('records the address the server saw on a session, not a forged X-Forwarded-For', async () => {
+		const email = 'where@example.com';
+		await signUpForm(email);
+		await openVerificationLink(email);
+		const client = new HttpClient(app.url, { localAddress: '127.0.0.9' });
+		const response = await client.request('/login', {
+			method: 'POST',
+			headers: {
+				'content-type': 'application/x-www-form-urlencoded',
+				accept: 'text/html',
+				'x-forwarded-for': '203.0.113.99'
+			},
+			body: new URLSearchParams({ email, password: PASSWORD }).toString()
+		});
+		expect(response.status).toBe(303);
+		const rows = await sql<{ ip: string }[]>`
+			select s.ip_address as ip from session s join "user" u on u.id = s.user_id
+			where u.email = ${email} order by s.created_at`;
+		expect(rows.map((row) => row.ip)).toEqual(['127.0.0.1', '127.0.0.9']);
+	});
+
 	it('resends a confirmation link on request, answering alike for unknown addresses', async () => {
 		const email = 'resend@example.com';
 		await signUpForm(email);

@@ -9,6 +9,7 @@ import type { Db } from '../db/client';
 import * as schema from '../db/schema';
 import { EMAIL_LINK_SECONDS, type AccountEmails } from './account-email';
 import { AUTH_HTTP_ENDPOINTS } from './api-guard';
+import { CLIENT_ADDRESS_HEADER } from './client-address';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './credentials';
 import { promoteVerifiedAdmins } from './verified-owner';
 
@@ -44,6 +45,8 @@ export function createAuth(options: AuthOptions) {
 		// address and account, in PostgreSQL; better-auth's keys on X-Forwarded-For, per process.
 		rateLimit: { enabled: false },
 		disabledPaths,
+		// Sessions record the address hooks.server.ts vouches for, not a client's X-Forwarded-For.
+		advanced: { ipAddress: { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] } },
 		// Reset links are stored hashed: a copy of the database cannot take over accounts.
 		verification: { storeIdentifier: 'hashed' },
 		emailAndPassword: {
