@@ -9,6 +9,12 @@ import type { Handle } from '@sveltejs/kit';
 export const CLIENT_ADDRESS_HEADER = 'x-credit-chat-client-address';
 
 export const clientAddress: Handle = ({ event, resolve }) => {
-	event.request.headers.set(CLIENT_ADDRESS_HEADER, event.getClientAddress());
+	try {
+		event.request.headers.set(CLIENT_ADDRESS_HEADER, event.getClientAddress());
+	} catch {
+		// ADDRESS_HEADER is set but this request lacks it (say, a load balancer's health check):
+		// no address is recorded rather than one the client chose.
+		event.request.headers.delete(CLIENT_ADDRESS_HEADER);
+	}
 	return resolve(event);
 };
