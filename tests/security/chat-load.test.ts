@@ -143,7 +143,11 @@ describe('chat load: the largest accepted request does not stall the server', ()
 			`idle health: max ${Math.max(...idle).toFixed(1)} ms; during: ${latencies.map((l) => l.toFixed(0)).join(' ')}`
 		);
 		expect(latencies.length).toBeGreaterThanOrEqual(3);
-		expect(Math.max(...latencies)).toBeLessThan(100);
+		// A blocked event loop stalls health for seconds (unbounded tokenizing: 12–29 s). The bound
+		// is relative to the idle baseline of this run, so a busy machine (CI next to other jobs)
+		// does not fail it, while any stall of a quarter second still does.
+		const bound = Math.max(250, 5 * Math.max(...idle));
+		expect(Math.max(...latencies)).toBeLessThan(bound);
 
 		// The request was really the expensive one: its prompt estimate covers the full message
 		// and the history the budget allowed (the hold was sized from it).
