@@ -27,8 +27,16 @@ export async function sendChat(
 		messageId?: string;
 		/** More body fields, e.g. a forged `messages` history the server must ignore. */
 		extra?: Record<string, unknown>;
-		/** Abort after this many text deltas arrived (the Stop button). */
+		/**
+		 * Abort the request after this many text deltas arrived (a closed tab: the reply goes on
+		 * on the server).
+		 */
 		stopAfterDeltas?: number;
+		/**
+		 * Press Stop (POST /api/chat/{id}/stop) after this many text deltas arrived, and read on
+		 * until the server ends the reply.
+		 */
+		pressStopAfterDeltas?: number;
 	}
 ): Promise<ChatResult & { chatId: string; messageId: string }> {
 	const chatId = options.chatId ?? `chat-${Date.now()}-${counter++}`;
@@ -68,6 +76,12 @@ export async function sendChat(
 			if (chunk.type !== 'text-delta') continue;
 			text += chunk.delta;
 			deltas++;
+			if (deltas === options.pressStopAfterDeltas) {
+				const stop = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stop`, {
+					method: 'POST'
+				});
+				if (!stop.ok) throw new Error(`Stop answered ${stop.status}`);
+			}
 			if (options.stopAfterDeltas !== undefined && deltas >= options.stopAfterDeltas) {
 				controller.abort();
 				break;
