@@ -244,7 +244,10 @@ describe('replies that survive the tab, in a real browser', () => {
 		expect(reply.metadata.receipt.aborted).toBe(true);
 		expect(reply.parts[0].text).not.toContain(DEMO_END);
 		expect(await usageFor(reply.id)).toHaveLength(1);
-		await second.screenshot({ path: screenshotPath('resume-02-stopped-elsewhere'), fullPage: true });
+		await second.screenshot({
+			path: screenshotPath('resume-02-stopped-elsewhere'),
+			fullPage: true
+		});
 		await first.close();
 		await second.close();
 	});
