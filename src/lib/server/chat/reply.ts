@@ -210,6 +210,8 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	let streamed = '';
 	let lastOwedAt = Date.now();
 	let done = false;
+	// The heartbeat below; declared here because `finish` stops it.
+	let progress: ReturnType<typeof setInterval> | undefined = undefined;
 	// What is owed so far, for the sweeper should this process die. Counted incrementally (only
 	// the text streamed since the last count, in slices) so a long reply is never re-tokenized
 	// whole; each resumed count is one more cut, hence the margin.
@@ -243,7 +245,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	}) => {
 		if (done) return;
 		done = true;
-		clearInterval(progress);
+		if (progress) clearInterval(progress);
 		try {
 			await settleAndStore(outcome);
 		} finally {
@@ -299,12 +301,18 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			console.error(`[chat] settling hold ${hold.holdId} failed`, error)
 		);
 
+	const modelMessages = await convertToModelMessages(history.map(toUIMessage)).catch(
+		async (error: unknown) => {
+			await settleSafely({ aborted: false, error: errorMessage(error) });
+			throw error;
+		}
+	);
 	// Only Stop aborts the model call: through the in-process run at once, or through the stored
 	// stop request, read back with every progress write.
 	const stop = new AbortController();
 	let writing = false;
 	let writtenChars = -1;
-	const progress = setInterval(() => {
+	progress = setInterval(() => {
 		if (writing || done) return;
 		writing = true;
 		const partial = streamed.length === writtenChars ? null : streamed.slice(0, maxPartialChars);
@@ -318,7 +326,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	}, PROGRESS_INTERVAL_MS);
 	const result = streamText({
 		model: models.languageModel(model.id),
-		messages: await convertToModelMessages(history.map(toUIMessage)),
+		messages: modelMessages,
 		maxOutputTokens,
 		abortSignal: stop.signal,
 		maxRetries: 0,
