@@ -121,7 +121,8 @@ describe('replies that survive the tab, in a real browser', () => {
 		const reloaded = Date.now();
 		await replyReaches(page, 60, 5_000);
 		const shownAfter = Date.now() - reloaded;
-		expect(shownAfter).toBeLessThan(3_000);
+		console.info(`reload mid-reply: the partial reply showed ${shownAfter} ms after navigating`);
+		expect(shownAfter).toBeLessThan(2_500);
 		await expect(stopButton(page).isVisible()).resolves.toBe(true);
 		await page.screenshot({ path: screenshotPath('resume-01-after-reload'), fullPage: true });
 		// It goes on live to the end.
@@ -143,7 +144,7 @@ describe('replies that survive the tab, in a real browser', () => {
 		await page.close();
 	});
 
-	it('switching to another chat and back mid-reply shows the answer, the dots and Stop, and it finishes live', async () => {
+	it('switching to another chat and back mid-reply shows the answer and Stop, and it finishes live', async () => {
 		const page = await open('/dashboard/chat');
 		await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
 		await ask(page, 'Switch away and back');
@@ -170,7 +171,9 @@ describe('replies that survive the tab, in a real browser', () => {
 			leftWith,
 			{ timeout: 5_000 }
 		);
-		expect(Date.now() - back).toBeLessThan(3_000);
+		const backAfter = Date.now() - back;
+		console.info(`back to the chat: the partial reply showed ${backAfter} ms after the click`);
+		expect(backAfter).toBeLessThan(1_500);
 		await expect(stopButton(page).isVisible()).resolves.toBe(true);
 		await expect(page.locator('[data-role="user"]').last().textContent()).resolves.toContain(
 			'Switch away and back'
