@@ -173,6 +173,7 @@ describe('replies that outlive the tab', () => {
 		expect((await stopChat(elsewhere, chatId)).body).toEqual({ stopping: true });
 		const reply = await reading;
 		const took = Date.now() - pressed;
+		console.info(`Stop through another instance: the reply ended ${took} ms after the press`);
 		expect(took).toBeLessThan(1500);
 		expect(reply.text.length).toBeLessThan(DEFAULT_REPLY.length);
 		await settledHolds(userId);
@@ -276,6 +277,27 @@ describe('replies that outlive the tab', () => {
 		await runStatus(chatId);
 		const next = await sendChat(client, { model: 'small', chatId, text: 'Next' });
 		expect(next.status).toBe(200);
+	});
+
+	it('deleting the chat mid-reply stops the reply; what was produced is still billed', async () => {
+		const { client, userId } = await user();
+		const chatId = `deleted-${Date.now()}`;
+		const reading = sendChat(client, { model: 'small', chatId });
+		await partialOf(chatId, 20);
+		const deleted = await client.request(`/dashboard/chat/${chatId}?/delete`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/x-www-form-urlencoded' },
+			body: ''
+		});
+		expect(deleted.status).toBeLessThan(400);
+		const reply = await reading;
+		expect(reply.text.length).toBeLessThan(DEFAULT_REPLY.length);
+		await settledHolds(userId);
+		await upstream.idle();
+		expect(upstream.requests[0].aborted).toBe(true);
+		const rows = await usageRows(userId);
+		expect(rows).toHaveLength(1);
+		expect(rows[0].metadata.aborted).toBe(true);
 	});
 
 	it('a run left "running" by a dead process neither hangs /stream nor blocks the chat', async () => {

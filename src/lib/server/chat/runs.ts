@@ -199,8 +199,9 @@ export async function claimRun(
 }
 
 /**
- * The running reply's heartbeat: stores its text so far (when given) and answers whether Stop was
- * requested meanwhile, from whichever instance.
+ * The running reply's heartbeat: stores its text so far (when given) and answers whether it should
+ * stop: Stop was requested meanwhile (from whichever instance), or its row is gone (the chat was
+ * deleted) or belongs to another reply now (this one was given up for lost).
  */
 export async function writeProgress(
 	db: Db,
@@ -217,7 +218,7 @@ export async function writeProgress(
 				where chat_id = ${run.chatId} and reply_id = ${run.replyId}
 				returning stop_requested`
 	);
-	return rows[0]?.stop_requested === true;
+	return rows.length === 0 || rows[0].stop_requested === true;
 }
 
 /** Marks the run finished with its final text (after the reply is settled and stored). */
