@@ -116,9 +116,11 @@ describe('replies that survive the tab, in a real browser', () => {
 		const entry = page.getByRole('link', { name: 'What survives a reload?' });
 		await entry.waitFor();
 		const chatUrl = `${app.url}${await entry.getAttribute('href')}`;
+		// The address already names the chat, so a reload comes back to it.
+		expect(page.url()).toBe(chatUrl);
 
-		await page.goto(chatUrl);
 		const reloaded = Date.now();
+		await page.reload();
 		await replyReaches(page, 60, 5_000);
 		const shownAfter = Date.now() - reloaded;
 		console.info(`reload mid-reply: the partial reply showed ${shownAfter} ms after navigating`);
