@@ -27,8 +27,16 @@ export async function sendChat(
 		messageId?: string;
 		/** More body fields, e.g. a forged `messages` history the server must ignore. */
 		extra?: Record<string, unknown>;
-		/** Abort after this many text deltas arrived (the Stop button). */
+		/**
+		 * Abort the request after this many text deltas arrived (a closed tab: the reply goes on
+		 * on the server).
+		 */
 		stopAfterDeltas?: number;
+		/**
+		 * Press Stop (POST /api/chat/{id}/stop) after this many text deltas arrived, and read on
+		 * until the server ends the reply.
+		 */
+		pressStopAfterDeltas?: number;
 	}
 ): Promise<ChatResult & { chatId: string; messageId: string }> {
 	const chatId = options.chatId ?? `chat-${Date.now()}-${counter++}`;
@@ -68,6 +76,12 @@ export async function sendChat(
 			if (chunk.type !== 'text-delta') continue;
 			text += chunk.delta;
 			deltas++;
+			if (deltas === options.pressStopAfterDeltas) {
+				const stop = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stop`, {
+					method: 'POST'
+				});
+				if (!stop.ok) throw new Error(`Stop answered ${stop.status}`);
+			}
 			if (options.stopAfterDeltas !== undefined && deltas >= options.stopAfterDeltas) {
 				controller.abort();
 				break;
@@ -77,4 +91,59 @@ export async function sendChat(
 		if (!controller.signal.aborted) throw error;
 	}
 	return { chatId, messageId, status: response.status, headers: response.headers, text, chunks };
+}
+
+/**
+ * Resumes the chat's running reply the way the AI SDK's `resumeStream` does
+ * (GET /api/chat/{id}/stream) and reads it to the end. `firstDeltaAt`: ms from the request until
+ * the first text arrived.
+ */
+export async function resumeChat(
+	client: HttpClient,
+	chatId: string
+): Promise<ChatResult & { firstDeltaAt: number | null; endedAt: number }> {
+	const started = Date.now();
+	const response = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stream`);
+	const chunks: ChatResult['chunks'] = [];
+	let text = '';
+	let firstDeltaAt: number | null = null;
+	if (response.status !== 200) {
+		const body = response.status === 204 ? '' : await response.text();
+		return {
+			status: response.status,
+			headers: response.headers,
+			text,
+			chunks,
+			error: body ? JSON.parse(body).error : undefined,
+			firstDeltaAt,
+			endedAt: Date.now() - started
+		};
+	}
+	for await (const data of sseData(response.body!)) {
+		if (data === '[DONE]') continue;
+		const chunk = JSON.parse(data);
+		chunks.push(chunk);
+		if (chunk.type !== 'text-delta') continue;
+		firstDeltaAt ??= Date.now() - started;
+		text += chunk.delta;
+	}
+	return {
+		status: response.status,
+		headers: response.headers,
+		text,
+		chunks,
+		firstDeltaAt,
+		endedAt: Date.now() - started
+	};
+}
+
+/** Presses Stop for the chat (POST /api/chat/{id}/stop). */
+export async function stopChat(
+	client: HttpClient,
+	chatId: string
+): Promise<{ status: number; body: Record<string, unknown> }> {
+	const response = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stop`, {
+		method: 'POST'
+	});
+	return { status: response.status, body: await response.json() };
 }

@@ -136,7 +136,7 @@ describe.each(['chat', 'responses'] as const)(
 		it('charges a stopped reply for what was streamed and releases the hold', async () => {
 			const { client, userId } = await userWith({ credits: 50 });
 			upstream.behavior.delayMs = 40;
-			const reply = await sendChat(client, { model: 'small', stopAfterDeltas: 5 });
+			const reply = await sendChat(client, { model: 'small', pressStopAfterDeltas: 5 });
 			expect(reply.text.length).toBeGreaterThan(0);
 			await upstream.idle();
 			const [hold] = await settled(userId);

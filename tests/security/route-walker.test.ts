@@ -114,6 +114,8 @@ describe('route walker: every route, every principal', () => {
 			// A generic name (`id`) is only filled for the route it is known to mean.
 			byRoute: {
 				'/(app)/dashboard/chat/[id]': { id: chatIdOfA },
+				'/api/chat/[id]/stop': { id: chatIdOfA },
+				'/api/chat/[id]/stream': { id: chatIdOfA },
 				'/(admin)/admin/users/[id]': { id: a.userId },
 				'/api/admin/users/[id]': { id: a.userId },
 				'/api/admin/users/[id]/credits': { id: a.userId },
@@ -257,6 +259,8 @@ describe('route walker: every route, every principal', () => {
 				'POST /login (form)',
 				'GET /logout',
 				'POST /api/chat',
+				`POST /api/chat/${chatIdOfA}/stop`,
+				`GET /api/chat/${chatIdOfA}/stream`,
 				'GET /api/credits/transactions',
 				'GET /dashboard/credits/export'
 			])

@@ -32,6 +32,15 @@ import {
 } from './history';
 import type { ModelRegistry } from './models';
 import {
+	claimRun,
+	endRun,
+	isRunning,
+	PROGRESS_INTERVAL_MS,
+	startRun,
+	subscribe,
+	writeProgress
+} from './runs';
+import {
 	countTokensSliced,
 	CUT_MARGIN,
 	MAX_CHARS_PER_TOKEN,
@@ -48,8 +57,6 @@ export interface ReplyRequest {
 	 * stored (regenerate, edit) replaces that question and drops what followed it.
 	 */
 	question: { id: string; text: string };
-	/** Aborted when the browser stops the request (Stop button, closed tab). */
-	signal: AbortSignal;
 }
 
 export interface ReplyDeps {
@@ -61,11 +68,20 @@ export interface ReplyDeps {
 // How often the tokens streamed so far are written to the hold, for the sweeper's sake.
 const OWED_INTERVAL_MS = 1_000;
 
+const replyInProgress = () =>
+	new AppError(
+		409,
+		'reply_in_progress',
+		'A reply is still being written in this chat. Wait for it to finish, or press Stop.'
+	);
+
 /**
- * Streams a metered reply. Credits for the worst case are reserved before the model is called
- * and the output is capped to what the hold can pay for; when the stream ends — finished,
- * stopped, disconnected or failed — the real cost is settled exactly once (or the hold voided
- * if the upstream failed before producing anything).
+ * Starts a metered reply and streams it. Credits for the worst case are reserved before the
+ * model is called and the output is capped to what the hold can pay for. The reply runs on the
+ * server (see runs.ts): the response is only its first listener, so a closed tab does not stop
+ * it; Stop (POST /api/chat/{id}/stop) does. When it ends — finished, stopped or failed — the
+ * real cost is settled exactly once (or the hold voided if the upstream failed before producing
+ * anything).
  */
 export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promise<Response> {
 	const { db, config, models } = deps;
@@ -109,6 +125,8 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		// Storing it would turn a reply into words the user chose for the assistant.
 		throw new AppError(400, 'invalid_request', 'A reply cannot be replaced by a question.');
 	}
+	// One reply at a time per chat (checked again, atomically, when the run is claimed below).
+	if (existing && (await isRunning(db, existing.id))) throw replyInProgress();
 	const earlier = existing
 		? await recentHistory(db, existing.id, {
 				beforeId: question.id,
@@ -159,6 +177,21 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		await voidHold(db, { holdId: hold.holdId });
 		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
 	}
+	const replyId = generateId();
+	if (
+		!(await claimRun(db, {
+			chatId: chat.id,
+			userId: request.userId,
+			replyId,
+			holdId: hold.holdId
+		}))
+	) {
+		await voidHold(db, { holdId: hold.holdId });
+		throw replyInProgress();
+	}
+	const runKey = { chatId: chat.id, replyId };
+	// The partial text stored for other instances never outgrows what the output cap allows.
+	const maxPartialChars = maxOutputTokens * MAX_CHARS_PER_TOKEN;
 	// The question is written while the model already works on it; the reply is streamed to the
 	// browser only once the question is stored (see `execute` below).
 	const questionSaved = saveQuestion(db, {
@@ -174,10 +207,11 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		}
 	);
 
-	const replyId = generateId();
 	let streamed = '';
 	let lastOwedAt = Date.now();
 	let done = false;
+	// The heartbeat below; declared here because `finish` stops it.
+	let progress: ReturnType<typeof setInterval> | undefined = undefined;
 	// What is owed so far, for the sweeper should this process die. Counted incrementally (only
 	// the text streamed since the last count, in slices) so a long reply is never re-tokenized
 	// whole; each resumed count is one more cut, hence the margin.
@@ -211,6 +245,16 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	}) => {
 		if (done) return;
 		done = true;
+		if (progress) clearInterval(progress);
+		try {
+			await settleAndStore(outcome);
+		} finally {
+			await endRun(db, runKey, streamed.slice(0, maxPartialChars)).catch((error) =>
+				console.error(`[chat] ending the run of chat ${chat.id} failed`, error)
+			);
+		}
+	};
+	const settleAndStore = async (outcome: Parameters<typeof finish>[0]) => {
 		if (outcome.error && !streamed) {
 			await voidHold(db, { holdId: hold.holdId });
 			return;
@@ -257,14 +301,34 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			console.error(`[chat] settling hold ${hold.holdId} failed`, error)
 		);
 
-	// Stop and closed tabs cancel the response body rather than the request signal (the body was
-	// already read), so the response's cancel aborts the model call through this controller.
+	const modelMessages = await convertToModelMessages(history.map(toUIMessage)).catch(
+		async (error: unknown) => {
+			await settleSafely({ aborted: false, error: errorMessage(error) });
+			throw error;
+		}
+	);
+	// Only Stop aborts the model call: through the in-process run at once, or through the stored
+	// stop request, read back with every progress write.
 	const stop = new AbortController();
+	let writing = false;
+	let writtenChars = -1;
+	progress = setInterval(() => {
+		if (writing || done) return;
+		writing = true;
+		const partial = streamed.length === writtenChars ? null : streamed.slice(0, maxPartialChars);
+		writtenChars = streamed.length;
+		writeProgress(db, runKey, partial)
+			.then((stopRequested) => {
+				if (stopRequested && !stop.signal.aborted) stop.abort('stopped');
+			})
+			.catch((error) => console.error(`[chat] progress of chat ${chat.id} not written`, error))
+			.finally(() => (writing = false));
+	}, PROGRESS_INTERVAL_MS);
 	const result = streamText({
 		model: models.languageModel(model.id),
-		messages: await convertToModelMessages(history.map(toUIMessage)),
+		messages: modelMessages,
 		maxOutputTokens,
-		abortSignal: AbortSignal.any([request.signal, stop.signal]),
+		abortSignal: stop.signal,
 		maxRetries: 0,
 		onChunk: ({ chunk }) => {
 			if (chunk.type !== 'text-delta') return;
@@ -287,22 +351,27 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		onError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) }),
 		onStepError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) })
 	});
-	// Keep reading even when the browser is gone, so the reply is always settled.
+	// The server reads the model's stream to the end whoever listens, so the reply is always settled.
 	void result.consumeStream({ onError: () => {} });
 
 	const failed = (error: unknown) =>
 		error instanceof AppError ? error.message : `The model failed: ${errorMessage(error)}`;
-	const stream = replyStream(
-		result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }),
-		{ questionSaved, stop, failed }
-	);
-	return createUIMessageStreamResponse({ stream });
+	const run = startRun({
+		chatId: chat.id,
+		userId: request.userId,
+		replyId,
+		stop,
+		source: replyStream(
+			result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }),
+			{ questionSaved, stop, failed }
+		)
+	});
+	return createUIMessageStreamResponse({ stream: subscribe(run) });
 }
 
 /**
- * The reply as the browser gets it, in one stream layer: it starts once the question is stored,
- * turns an upstream that dies mid-stream into an error chunk (not a broken response), and aborts
- * the model call (through `stop`) when the browser cancels it: Stop, a closed tab.
+ * The reply as its listeners get it, in one stream layer: it starts once the question is stored
+ * and turns an upstream that dies mid-stream into an error chunk (not a broken response).
  */
 function replyStream(
 	source: ReadableStream<UIMessageChunk>,
@@ -344,7 +413,6 @@ function replyStream(
 			}
 		},
 		cancel(reason) {
-			options.stop.abort(reason);
 			return reader.cancel(reason);
 		}
 	});

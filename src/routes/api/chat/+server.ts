@@ -40,8 +40,7 @@ export const POST: RequestHandler = async ({ request, locals }) => {
 				userId: user.id,
 				chatId: body.data.id,
 				modelId: body.data.model,
-				question: questionOf(body.data),
-				signal: request.signal
+				question: questionOf(body.data)
 			}
 		);
 	} catch (error) {

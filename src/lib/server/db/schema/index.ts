@@ -1,6 +1,7 @@
 export * from './auth';
 export * from './credits';
 export * from './chat';
+export * from './chat-run';
 export * from './billing';
 export * from './security';
 export * from './admin';

@@ -1,0 +1,297 @@
+import type { UIMessageChunk } from 'ai';
+import { sql } from 'drizzle-orm';
+import { selectRows, type Db } from '../db/client';
+
+/**
+ * A reply belongs to the server, not to the request that asked for it. A run consumes the model's
+ * UI message stream itself and hands every chunk to any number of subscribers: the POST that
+ * started it is only the first one; GET /api/chat/{id}/stream on the same instance joins later
+ * and first gets what was already written. Progress (the partial text, a heartbeat and the
+ * stop request) lives in PostgreSQL (`chat_run`), so other instances can follow and stop it.
+ */
+
+/** How often the running reply writes its partial text and reads the stop request back. */
+export const PROGRESS_INTERVAL_MS = 500;
+/** How often a follower on another instance reads the stored progress. */
+export const FOLLOW_INTERVAL_MS = 300;
+/** A running row whose heartbeat has not moved for this long lost its process. */
+export const STALE_AFTER_MS = 15_000;
+/** A running row whose hold is already resolved is finished once it stops moving this long. */
+const RESOLVED_GRACE_MS = 2_000;
+
+export interface Run {
+	chatId: string;
+	userId: string;
+	replyId: string;
+	/** Aborts the model call (Stop). */
+	stop: AbortController;
+	/** What was sent so far, consecutive text deltas merged: a late subscriber's replay. */
+	buffer: UIMessageChunk[];
+	subscribers: Set<ReadableStreamDefaultController<UIMessageChunk>>;
+	ended: boolean;
+}
+
+const runs = new Map<string, Run>();
+
+/** The reply running in this process for this chat, if any. */
+export function activeRun(chatId: string): Run | undefined {
+	return runs.get(chatId);
+}
+
+/** Replies running in this process (for tests and health). */
+export function runningCount(): number {
+	return runs.size;
+}
+
+/**
+ * Starts consuming `source` for the chat's reply, whoever listens. The run leaves the registry
+ * when the source ends (finished, stopped or failed); subscribers are then closed.
+ */
+export function startRun(input: {
+	chatId: string;
+	userId: string;
+	replyId: string;
+	stop: AbortController;
+	source: ReadableStream<UIMessageChunk>;
+}): Run {
+	const run: Run = {
+		chatId: input.chatId,
+		userId: input.userId,
+		replyId: input.replyId,
+		stop: input.stop,
+		buffer: [],
+		subscribers: new Set(),
+		ended: false
+	};
+	runs.set(run.chatId, run);
+	void pump(run, input.source);
+	return run;
+}
+
+async function pump(run: Run, source: ReadableStream<UIMessageChunk>) {
+	const reader = source.getReader();
+	try {
+		for (;;) {
+			const { done, value } = await reader.read();
+			if (done) break;
+			remember(run.buffer, value);
+			for (const subscriber of run.subscribers) {
+				try {
+					subscriber.enqueue(value);
+				} catch {
+					// Closed or cancelled meanwhile: it is gone.
+					run.subscribers.delete(subscriber);
+				}
+			}
+		}
+	} catch (error) {
+		console.error(`[chat] the reply of chat ${run.chatId} failed while streaming`, error);
+	} finally {
+		run.ended = true;
+		if (runs.get(run.chatId) === run) runs.delete(run.chatId);
+		for (const subscriber of run.subscribers) {
+			try {
+				subscriber.close();
+			} catch {
+				// Already gone.
+			}
+		}
+		run.subscribers.clear();
+	}
+}
+
+/** Appends a chunk to the replay, merging it into the previous text delta of the same part. */
+function remember(buffer: UIMessageChunk[], chunk: UIMessageChunk) {
+	const last = buffer.at(-1);
+	if (chunk.type === 'text-delta' && last?.type === 'text-delta' && last.id === chunk.id) {
+		// A new object: the previous one may still sit in a subscriber's queue.
+		buffer[buffer.length - 1] = { ...last, delta: last.delta + chunk.delta };
+	} else {
+		buffer.push(chunk);
+	}
+}
+
+/**
+ * A stream of the run's reply for one listener: everything written so far, then live to the end.
+ * A listener that goes away (closed tab) is dropped; the run goes on.
+ */
+export function subscribe(run: Run): ReadableStream<UIMessageChunk> {
+	let self: ReadableStreamDefaultController<UIMessageChunk> | undefined;
+	return new ReadableStream<UIMessageChunk>({
+		start(controller) {
+			self = controller;
+			for (const chunk of run.buffer) controller.enqueue(chunk);
+			if (run.ended) controller.close();
+			else run.subscribers.add(controller);
+		},
+		cancel() {
+			if (self) run.subscribers.delete(self);
+		}
+	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared progress in PostgreSQL.
+
+export interface StoredRun {
+	chatId: string;
+	replyId: string;
+	status: 'running' | 'done';
+	partial: string;
+	/** Running, but its process is gone or its hold already resolved: treat as finished. */
+	lost: boolean;
+}
+
+const lostSql = sql`(r.updated_at < now() - ${STALE_AFTER_MS}::int * interval '1 millisecond'
+	or (r.updated_at < now() - ${RESOLVED_GRACE_MS}::int * interval '1 millisecond'
+		and not exists (select 1 from credit_hold h where h.id = r.hold_id and h.status = 'pending')))`;
+
+/** The chat's latest run as stored, or null when it never had one. */
+export async function storedRun(db: Db, chatId: string): Promise<StoredRun | null> {
+	const [row] = await selectRows<{
+		chat_id: string;
+		reply_id: string;
+		status: 'running' | 'done';
+		partial: string;
+		lost: boolean;
+	}>(
+		db,
+		sql`select r.chat_id, r.reply_id, r.status, r.partial, ${lostSql} as lost
+			from chat_run r where r.chat_id = ${chatId}`
+	);
+	if (!row) return null;
+	return {
+		chatId: row.chat_id,
+		replyId: row.reply_id,
+		status: row.status,
+		partial: row.partial,
+		lost: row.status === 'running' && Boolean(row.lost)
+	};
+}
+
+/** True while a reply is being written in this chat, on any live instance. */
+export async function isRunning(db: Db, chatId: string): Promise<boolean> {
+	if (activeRun(chatId)) return true;
+	const run = await storedRun(db, chatId);
+	return run !== null && run.status === 'running' && !run.lost;
+}
+
+/**
+ * Claims the chat for a new reply. False when another reply is still running there (a row left
+ * `running` by a dead process, or whose hold has resolved, does not count).
+ */
+export async function claimRun(
+	db: Db,
+	run: { chatId: string; userId: string; replyId: string; holdId: string }
+): Promise<boolean> {
+	const rows = await selectRows<{ chat_id: string }>(
+		db,
+		sql`insert into chat_run as r (chat_id, user_id, reply_id, hold_id)
+			values (${run.chatId}, ${run.userId}, ${run.replyId}, ${run.holdId})
+			on conflict (chat_id) do update set
+				user_id = excluded.user_id, reply_id = excluded.reply_id, hold_id = excluded.hold_id,
+				status = 'running', stop_requested = false, partial = '',
+				started_at = now(), updated_at = now()
+			where r.status <> 'running' or ${lostSql}
+			returning r.chat_id`
+	);
+	return rows.length === 1;
+}
+
+/**
+ * The running reply's heartbeat: stores its text so far (when given) and answers whether it should
+ * stop: Stop was requested meanwhile (from whichever instance), or its row is gone (the chat was
+ * deleted) or belongs to another reply now (this one was given up for lost).
+ */
+export async function writeProgress(
+	db: Db,
+	run: { chatId: string; replyId: string },
+	partial: string | null
+): Promise<boolean> {
+	const rows = await selectRows<{ stop_requested: boolean }>(
+		db,
+		partial === null
+			? sql`update chat_run set updated_at = now()
+				where chat_id = ${run.chatId} and reply_id = ${run.replyId}
+				returning stop_requested`
+			: sql`update chat_run set updated_at = now(), partial = ${partial}
+				where chat_id = ${run.chatId} and reply_id = ${run.replyId}
+				returning stop_requested`
+	);
+	return rows.length === 0 || rows[0].stop_requested === true;
+}
+
+/** Marks the run finished with its final text (after the reply is settled and stored). */
+export async function endRun(
+	db: Db,
+	run: { chatId: string; replyId: string },
+	text: string
+): Promise<void> {
+	await db.execute(sql`update chat_run set status = 'done', partial = ${text}, updated_at = now()
+		where chat_id = ${run.chatId} and reply_id = ${run.replyId}`);
+}
+
+/**
+ * Asks the chat's running reply to stop: at once when it runs in this process, otherwise through
+ * the stored flag its instance reads within a second. False when no reply is running.
+ */
+export async function requestStop(db: Db, chatId: string): Promise<boolean> {
+	const local = activeRun(chatId);
+	local?.stop.abort('stopped');
+	const rows = await selectRows<{ chat_id: string }>(
+		db,
+		sql`update chat_run set stop_requested = true
+			where chat_id = ${chatId} and status = 'running'
+			returning chat_id`
+	);
+	return local !== undefined || rows.length === 1;
+}
+
+/**
+ * Follows a reply running on another instance through its stored progress: the text so far at
+ * once, then what was added every FOLLOW_INTERVAL_MS, until it is done (or its process is lost).
+ */
+export function followStored(db: Db, first: StoredRun): ReadableStream<UIMessageChunk> {
+	const textId = `${first.replyId}-text`;
+	let sent = 0;
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	let cancelled = false;
+	const deltaOf = (partial: string): UIMessageChunk | null => {
+		if (partial.length <= sent) return null;
+		const delta = partial.slice(sent);
+		sent = partial.length;
+		return { type: 'text-delta', id: textId, delta };
+	};
+	return new ReadableStream<UIMessageChunk>({
+		start(controller) {
+			controller.enqueue({ type: 'start', messageId: first.replyId });
+			controller.enqueue({ type: 'text-start', id: textId });
+			const finish = () => {
+				controller.enqueue({ type: 'text-end', id: textId });
+				controller.enqueue({ type: 'finish' });
+				controller.close();
+			};
+			const step = (run: StoredRun | null) => {
+				if (cancelled) return;
+				const same = run !== null && run.replyId === first.replyId;
+				const delta = same ? deltaOf(run.partial) : null;
+				if (delta) controller.enqueue(delta);
+				if (!run || run.replyId !== first.replyId || run.status === 'done' || run.lost) {
+					return finish();
+				}
+				timer = setTimeout(() => {
+					storedRun(db, first.chatId).then(step, (error) => {
+						if (cancelled) return;
+						console.error(`[chat] following the reply of chat ${first.chatId} failed`, error);
+						finish();
+					});
+				}, FOLLOW_INTERVAL_MS);
+			};
+			step(first);
+		},
+		cancel() {
+			cancelled = true;
+			clearTimeout(timer);
+		}
+	});
+}

@@ -1,0 +1,21 @@
+import { createUIMessageStreamResponse } from 'ai';
+import { runningReplyStream } from '$lib/server/chat/resume';
+import { apiErrorResponse, requireApiUser } from '$lib/server/http/errors';
+import { runtime } from '$lib/server/runtime';
+import type { RequestHandler } from './$types';
+
+/**
+ * Resumes the chat's running reply (the AI SDK's `resumeStream`): 204 when none is running,
+ * otherwise the UI message stream of POST /api/chat, replayed from its start and then live.
+ */
+export const GET: RequestHandler = async ({ params, locals }) => {
+	try {
+		const user = requireApiUser(locals);
+		const { database } = await runtime();
+		const stream = await runningReplyStream(database.db, { chatId: params.id, userId: user.id });
+		if (!stream) return new Response(null, { status: 204 });
+		return createUIMessageStreamResponse({ stream });
+	} catch (error) {
+		return apiErrorResponse(error);
+	}
+};
