@@ -300,6 +300,25 @@ describe('replies that outlive the tab', () => {
 		expect(rows[0].metadata.aborted).toBe(true);
 	});
 
+	it('a server stopping (SIGTERM) lets a running reply finish, save and settle before it exits', async () => {
+		const { userId } = await user();
+		const stopping = await launchApp({ DATABASE_URL: app.databaseUrl, ...env(upstream.url) });
+		const client = new HttpClient(stopping.url);
+		await client.postForm('/login', {
+			email: (await sql`select email from "user" where id = ${userId}`)[0].email,
+			password: 'correct horse'
+		});
+		// The tab is closed after a few tokens, then the deploy stops this instance.
+		const reply = await sendChat(client, { model: 'small', stopAfterDeltas: 3 });
+		expect(reply.status).toBe(200);
+		await stopping.stop();
+		const holds = await sql`select status from credit_hold where user_id = ${userId}`;
+		expect(holds.map((h) => h.status)).toEqual(['settled']);
+		const stored = await replyOf(reply.chatId);
+		expect(stored.parts).toEqual([{ type: 'text', text: DEFAULT_REPLY }]);
+		expect(stored.metadata.receipt.aborted).toBe(false);
+	});
+
 	it('a run left "running" by a dead process neither hangs /stream nor blocks the chat', async () => {
 		const { client, userId } = await user();
 		const doomed = await launchApp({ DATABASE_URL: app.databaseUrl, ...env(upstream.url) });

@@ -8,10 +8,13 @@ import { resolveAuthSecret } from './auth/secret';
 import { readConfig, StartupError, type Config } from './config';
 import { openDatabase, type Database } from './db/client';
 import { createModelRegistry, type ModelRegistry } from './chat/models';
+import { drainRuns } from './chat/runs';
 import { startReconciliation, startSweeps } from './jobs';
 import { createMailer } from './mail/mailer';
 
 const DEV_URL = 'http://localhost:5173';
+// How long a stopping server lets running replies finish before it stops them.
+const SHUTDOWN_GRACE_MS = 20_000;
 
 /** The server's long-lived parts, created once by the `init` hook. */
 interface Runtime {
@@ -82,10 +85,12 @@ async function createRuntime(): Promise<Runtime> {
 			startReconciliation(database.db, billing.polar, config.polar.reconcileIntervalSeconds)
 		);
 	}
-	// `node build` never exits on SIGTERM while a database client is open.
-	process.once('sveltekit:shutdown', () => {
+	// `node build` never exits on SIGTERM while a database client is open. Replies still running
+	// (their tabs may be long closed) get to finish and settle before the database closes.
+	process.once('sveltekit:shutdown', async () => {
 		for (const stop of stopJobs) stop();
-		void database.close();
+		await drainRuns(SHUTDOWN_GRACE_MS);
+		await database.close();
 	});
 	const models = createModelRegistry(config.chat);
 	return { config, database, auth, emails, models, billing };

@@ -43,6 +43,23 @@ export function runningCount(): number {
 	return runs.size;
 }
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * For a graceful shutdown: lets the replies running in this process finish (at most `graceMs`),
+ * then stops the rest — each is billed for what it produced and saved, as if Stop was pressed —
+ * and waits up to `settleMs` for them to settle. Only then may the database close.
+ */
+export async function drainRuns(graceMs: number, settleMs = 5_000): Promise<void> {
+	const finishBy = Date.now() + graceMs;
+	while (runs.size > 0 && Date.now() < finishBy) await pause(50);
+	if (runs.size === 0) return;
+	console.warn(`[chat] shutting down: stopping ${runs.size} reply(s) still running`);
+	for (const run of runs.values()) run.stop.abort();
+	const settleBy = Date.now() + settleMs;
+	while (runs.size > 0 && Date.now() < settleBy) await pause(50);
+}
+
 /**
  * Starts consuming `source` for the chat's reply, whoever listens. The run leaves the registry
  * when the source ends (finished, stopped or failed); subscribers are then closed.
