@@ -20,6 +20,10 @@ const ADMIN = 'boss@example.com';
 const BROKE = 'broke@example.com';
 const THEMES = ['light', 'dark'] as const;
 type Theme = (typeof THEMES)[number];
+const WIDTHS = [
+	{ name: 'desktop', viewport: { width: 1280, height: 900 } },
+	{ name: '375 px', viewport: { width: 375, height: 800 } }
+];
 
 /** Who looks at a page: nobody, a customer with a chat and a purchase, one at 0 credits, an admin. */
 type Viewer = 'anonymous' | 'customer' | 'broke' | 'admin';
@@ -30,7 +34,7 @@ interface Visit {
 	/** The app the page belongs to: `mail` runs with SMTP, so email links exist. */
 	server?: 'main' | 'mail';
 	/** A path on the server (known only once the setup ran, for some), or the steps to the state. */
-	open: string | (() => string) | ((page: Page, theme: Theme) => Promise<void>);
+	open: string | (() => string) | ((page: Page, run: string) => Promise<void>);
 	status?: number;
 	/**
 	 * A request refused in hooks.server.ts gets the static src/error.html: no scripts to hydrate
@@ -172,8 +176,8 @@ describe('accessibility (axe-core) of every page, light and dark', () => {
 			name: 'signup: check your inbox',
 			viewer: 'anonymous',
 			server: 'mail',
-			open: async (page, theme) => {
-				await signUp(page, mailApp, `new-${theme}@example.com`, 'New');
+			open: async (page, run) => {
+				await signUp(page, mailApp, `new-${run}@example.com`, 'New');
 				await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
 			}
 		},
@@ -253,9 +257,13 @@ describe('accessibility (axe-core) of every page, light and dark', () => {
 		{ name: 'admin audit', viewer: 'admin', open: '/admin/audit' }
 	];
 
-	async function themedPage(viewer: Viewer, theme: Theme): Promise<Page> {
+	async function themedPage(
+		viewer: Viewer,
+		theme: Theme,
+		viewport: { width: number; height: number }
+	): Promise<Page> {
 		const context = await browser.newContext({
-			viewport: { width: 1280, height: 900 },
+			viewport,
 			colorScheme: theme,
 			storageState: viewer === 'anonymous' ? undefined : sessions[viewer]
 		});
@@ -281,33 +289,35 @@ describe('accessibility (axe-core) of every page, light and dark', () => {
 	}
 
 	for (const theme of THEMES) {
-		describe(theme, () => {
-			for (const visit of visits) {
-				it(`${visit.name} has no serious or critical violations`, async () => {
-					const page = await themedPage(visit.viewer, theme);
-					try {
-						const server = visit.server === 'mail' ? mailApp : app;
-						if (typeof visit.open === 'string' || visit.open.length === 0) {
-							const path =
-								typeof visit.open === 'string' ? visit.open : (visit.open as () => string)();
-							const response = await page.goto(`${server.url}${path}`);
-							expect(response?.status(), visit.name).toBe(visit.status ?? 200);
-						} else {
-							await visit.open(page, theme);
+		for (const width of WIDTHS) {
+			describe(`${theme}, ${width.name}`, () => {
+				for (const visit of visits) {
+					it(`${visit.name} has no serious or critical violations`, async () => {
+						const page = await themedPage(visit.viewer, theme, width.viewport);
+						try {
+							const server = visit.server === 'mail' ? mailApp : app;
+							if (typeof visit.open === 'string' || visit.open.length === 0) {
+								const path =
+									typeof visit.open === 'string' ? visit.open : (visit.open as () => string)();
+								const response = await page.goto(`${server.url}${path}`);
+								expect(response?.status(), visit.name).toBe(visit.status ?? 200);
+							} else {
+								await visit.open(page, `${theme}-${width.viewport.width}`);
+							}
+							if (!visit.staticPage) {
+								await hydrated(page);
+								const dark = await page.evaluate(() =>
+									document.documentElement.classList.contains('dark')
+								);
+								expect(dark).toBe(theme === 'dark');
+							}
+							expect(await seriousViolations(page)).toEqual([]);
+						} finally {
+							await page.context().close();
 						}
-						if (!visit.staticPage) {
-							await hydrated(page);
-							const dark = await page.evaluate(() =>
-								document.documentElement.classList.contains('dark')
-							);
-							expect(dark).toBe(theme === 'dark');
-						}
-						expect(await seriousViolations(page)).toEqual([]);
-					} finally {
-						await page.context().close();
-					}
-				});
-			}
-		});
+					});
+				}
+			});
+		}
 	}
 });
