@@ -214,6 +214,16 @@ describe('accessibility (axe-core) of every page, light and dark', () => {
 		{ name: '404 (signed out)', viewer: 'anonymous', open: '/no-such-page', status: 404 },
 		{ name: 'dashboard', viewer: 'customer', open: '/dashboard' },
 		{
+			name: 'dashboard with the account menu open',
+			viewer: 'customer',
+			open: async (page) => {
+				await page.goto(`${app.url}/dashboard`);
+				await hydrated(page);
+				await page.getByRole('button', { name: 'Account menu' }).click();
+				await page.getByRole('menu').waitFor();
+			}
+		},
+		{
 			name: 'chat (empty)',
 			viewer: 'customer',
 			open: async (page) => {
