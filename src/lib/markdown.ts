@@ -57,7 +57,7 @@ function codeBlock({ text, lang }: Tokens.Code): string {
 	return (
 		`<div class="code-block"><div class="code-header"><span>${label}</span>` +
 		`<button type="button" class="code-copy" data-copy-code aria-label="Copy code">Copy code</button></div>` +
-		`<pre><code class="hljs${known ? ` language-${escapeHtml(known)}` : ''}">${body}</code></pre></div>\n`
+		`<pre tabindex="0"><code class="hljs${known ? ` language-${escapeHtml(known)}` : ''}">${body}</code></pre></div>\n`
 	);
 }
 
