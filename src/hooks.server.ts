@@ -1,4 +1,10 @@
-import { error, type Handle, type HandleServerError, type ServerInit } from '@sveltejs/kit';
+import {
+	error,
+	type Handle,
+	type RequestEvent,
+	type HandleServerError,
+	type ServerInit
+} from '@sveltejs/kit';
 import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
@@ -43,6 +49,15 @@ const session: Handle = async ({ event, resolve }) => {
  * `/admin/**` and `/api/admin/**`. Loads and actions check again (lib/server/auth/access.ts);
  * a new route is covered by its path and walked by tests/security/route-walker.test.ts.
  */
+function isPageVisit(event: RequestEvent): boolean {
+	return (
+		(event.request.method === 'GET' || event.request.method === 'HEAD') &&
+		!event.isDataRequest &&
+		!event.isRemoteRequest &&
+		event.route.id !== null
+	);
+}
+
 const guard: Handle = async ({ event, resolve }) => {
 	const area = areaOf(event.url.pathname, event.route.id);
 	if (area === 'public') return resolve(event);
@@ -53,6 +68,11 @@ const guard: Handle = async ({ event, resolve }) => {
 	}
 	if (area === 'admin' && !isAdmin(event.locals.user)) {
 		if (api) return errorResponse(403, 'forbidden', 'This is for administrators.');
+		// A page visit (GET, not __data.json) goes on so that the admin layout's requireAdmin
+		// answers 403 through +error.svelte, inside the app's header: an error thrown here would
+		// get the bare src/error.html. Every admin load checks the role itself, and a refused
+		// layout means no page data is rendered. Data requests and actions stop here.
+		if (isPageVisit(event)) return resolve(event);
 		error(403, 'This area is for administrators.');
 	}
 	return resolve(event);

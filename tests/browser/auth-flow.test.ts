@@ -91,9 +91,12 @@ describe('accounts in a real browser', () => {
 			() => document.documentElement.scrollWidth - document.documentElement.clientWidth
 		);
 		expect(overflow).toBe(0);
-		const nav = page.getByRole('navigation', { name: 'Main' });
+		// The sections live behind the Menu button at this width (tests/browser/layout.test.ts).
+		await page.getByRole('button', { name: 'Menu', exact: true }).click();
+		const nav = page.getByRole('navigation', { name: 'Menu' });
 		await nav.getByRole('link', { name: 'Buy credits' }).waitFor();
 		await expect(nav.getByRole('link', { name: 'Buy credits' }).isVisible()).resolves.toBe(true);
+		await page.keyboard.press('Escape');
 		await page.screenshot({ path: screenshotPath('08-dashboard-mobile'), fullPage: true });
 
 		await page.getByRole('button', { name: 'Switch to dark mode' }).click();

@@ -304,14 +304,14 @@ describe('chat in a real browser', () => {
 		await expect(lastReply(page).textContent()).resolves.toBe(partial);
 		await page.screenshot({ path: screenshotPath('chat-11-stopped'), fullPage: true });
 
-		// An error is a friendly banner, never the API's JSON; the too-long text comes back.
+		// Past CHAT_MAX_INPUT_CHARS the composer says so and does not send; the text stays.
 		const long = 'x'.repeat(600);
 		await message.fill(long);
 		await message.press('Enter');
-		const error = page.getByTestId('chat-error');
-		await error.waitFor();
-		await expect(error.textContent()).resolves.toContain('Message too long');
-		await expect(page.locator('body').textContent()).resolves.not.toContain('"error"');
+		const counter = page.getByTestId('char-count');
+		await expect(counter.textContent()).resolves.toContain('600 / 500');
+		await expect(counter.textContent()).resolves.toContain('100 characters over the limit');
+		await expect(page.getByRole('button', { name: 'Send' }).isDisabled()).resolves.toBe(true);
 		await expect(message.inputValue()).resolves.toBe(long);
 		await expect(page.locator('[data-role="user"]').count()).resolves.toBe(1);
 		await page.screenshot({ path: screenshotPath('chat-12-too-long'), fullPage: true });
@@ -343,7 +343,7 @@ describe('chat in a real browser', () => {
 		await message.fill('Second question');
 		await message.press('Enter');
 		await error.waitFor();
-		await expect(error.textContent()).resolves.toContain("You're out of credits");
+		await expect(error.textContent()).resolves.toContain('Not enough credits for this reply');
 		await expect(
 			error.getByRole('link', { name: 'Buy credits' }).getAttribute('href')
 		).resolves.toBe('/dashboard/buy');

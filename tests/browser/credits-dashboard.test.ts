@@ -111,9 +111,8 @@ describe('the credits dashboard in a real browser', () => {
 		await expect(
 			page.getByRole('link', { name: 'Buy credits' }).last().getAttribute('href')
 		).resolves.toBe('/dashboard/buy');
-		await expect(
-			page.getByRole('link', { name: 'Manage billing' }).getAttribute('href')
-		).resolves.toBe('/dashboard/billing/portal');
+		// No Polar here (test mode): there is no customer portal to manage.
+		await expect(page.getByRole('link', { name: 'Manage billing' }).count()).resolves.toBe(0);
 		const statuses = await page
 			.getByTestId('package')
 			.evaluateAll((els) => els.map((el) => el.getAttribute('data-status')));
@@ -133,9 +132,9 @@ describe('the credits dashboard in a real browser', () => {
 		await expect(page.getByRole('columnheader', { name: 'Balance after' }).count()).resolves.toBe(
 			1
 		);
-		await expect(
-			page.getByRole('link', { name: 'Open chat' }).first().getAttribute('href')
-		).resolves.toBe('/dashboard/chat/chat-trip');
+		// These replies name chats that do not exist (as after deleting them): no link to a 404.
+		await expect(page.getByRole('link', { name: 'Open chat' }).count()).resolves.toBe(0);
+		await expect(rows.first().getByTestId('chat-deleted').count()).resolves.toBe(1);
 		await expect(rows.first().getByTestId('amount').textContent()).resolves.toContain('−5');
 		await page.screenshot({ path: screenshotPath('credits-01-dashboard'), fullPage: true });
 

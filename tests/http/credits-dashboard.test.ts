@@ -72,6 +72,10 @@ describe('credits dashboard, transactions filters and CSV export on the built ap
 			'chat-2'
 		);
 		await reply(owner.userId, 4, 'Later reply', new Date('2026-11-06T00:00:00Z'), 'chat-3');
+		// chat-1 and chat-2 still exist; chat-3 was deleted (its replies stay in the ledger).
+		await sql`insert into chat (id, user_id, title, model) values
+			('chat-1', ${owner.userId}, 'Trip plans', 'gpt-4o-mini'),
+			('chat-2', ${owner.userId}, 'Spreadsheet', 'gpt-4o-mini')`;
 		await grant(database.db, {
 			userId: other.userId,
 			source: 'purchase',
@@ -173,7 +177,9 @@ describe('credits dashboard, transactions filters and CSV export on the built ap
 		expect(html).toContain('Available credits');
 		expect(html).toContain('Never expires');
 		expect(html).toContain('href="/dashboard/chat/chat-2"');
-		expect(html).toContain('href="/dashboard/chat/chat-3"');
+		// A deleted chat is named as such, not linked to a 404.
+		expect(html).not.toContain('href="/dashboard/chat/chat-3"');
+		expect(html).toContain('chat deleted');
 		expect(html).not.toContain('href="/dashboard/chat/chat-1"');
 		expect(html).toContain('href="/dashboard/credits/export?type=usage&amp;from=2026-11-04"');
 

@@ -15,7 +15,8 @@ export function authFailure(error: unknown): {
 	if (code.startsWith('USER_ALREADY_EXISTS')) {
 		return {
 			field: 'email',
-			message: 'An account with this email already exists. Sign in instead.'
+			// The signup page follows this with a "Sign in instead" link.
+			message: 'An account with this email already exists.'
 		};
 	}
 	if (code === 'INVALID_EMAIL') return { field: 'email', message: 'Enter a valid email address.' };

@@ -183,3 +183,89 @@ export async function* eachTransaction(
 		cursor = page.nextCursor ? parseCursor(page.nextCursor) : null;
 	} while (cursor);
 }
+
+/** Rows before `cursor` in newest-first order (the newer side of a page boundary). */
+export const newerThan = (cursor: Cursor) =>
+	sql`(${creditTransaction.createdAt}, ${creditTransaction.id}) > (${cursor.time}::timestamptz, ${cursor.id})`;
+
+export interface HistoryPage extends TransactionPage {
+	/** Pass back as `before` for the previous (newer) page; null on the first page. */
+	newerCursor: string | null;
+	/** Rows matching the filter, on every page. */
+	total: number;
+	/** Matching rows newer than this page's first row (this page starts at row offset + 1). */
+	offset: number;
+}
+
+/**
+ * One page of the dashboard's history, either side of a boundary: `cursor` reads older rows
+ * (as listTransactions), `before` newer ones. Also counts the matching rows and this page's
+ * position, so the page can say "26–50 of 132" and offer the previous page.
+ */
+export async function historyPage(
+	db: Db,
+	userId: string,
+	options: HistoryFilter & { limit: number; cursor?: Cursor | null; before?: Cursor | null }
+): Promise<HistoryPage> {
+	const conditions = historyConditions(userId, options);
+	const select = {
+		id: creditTransaction.id,
+		type: creditTransaction.type,
+		amount: creditTransaction.amount,
+		balanceAfter: creditTransaction.balanceAfter,
+		packageId: creditTransaction.packageId,
+		description: creditTransaction.description,
+		metadata: creditTransaction.metadata,
+		createdAt: creditTransaction.createdAt,
+		cursorTime
+	};
+	const readNewer = (before: Cursor) =>
+		db
+			.select(select)
+			.from(creditTransaction)
+			.where(and(...conditions, newerThan(before)))
+			.orderBy(creditTransaction.createdAt, creditTransaction.id)
+			.limit(options.limit + 1);
+	let rows: Awaited<ReturnType<typeof readNewer>>;
+	let moreNewer: boolean;
+	let moreOlder: boolean;
+	if (options.before) {
+		const newer = await readNewer(options.before);
+		moreNewer = newer.length > options.limit;
+		rows = newer.slice(0, options.limit).reverse();
+		// The boundary row itself (or whatever is older than it) is on the next page.
+		moreOlder = rows.length > 0;
+	} else {
+		const older = await db
+			.select(select)
+			.from(creditTransaction)
+			.where(and(...conditions, ...(options.cursor ? [olderThan(options.cursor)] : [])))
+			.orderBy(desc(creditTransaction.createdAt), desc(creditTransaction.id))
+			.limit(options.limit + 1);
+		moreOlder = older.length > options.limit;
+		rows = older.slice(0, options.limit);
+		moreNewer = Boolean(options.cursor) && rows.length > 0;
+	}
+	const first = rows[0];
+	const last = rows[rows.length - 1];
+	const count = sql<number>`count(*)::int`;
+	const [[{ total }], [{ offset }]] = await Promise.all([
+		db
+			.select({ total: count })
+			.from(creditTransaction)
+			.where(and(...conditions)),
+		first
+			? db
+					.select({ offset: count })
+					.from(creditTransaction)
+					.where(and(...conditions, newerThan({ time: first.cursorTime, id: first.id })))
+			: Promise.resolve([{ offset: 0 }])
+	]);
+	return {
+		items: rows.map(toTransactionView),
+		nextCursor: moreOlder && last ? cursorOf(last) : null,
+		newerCursor: moreNewer && first ? cursorOf(first) : null,
+		total,
+		offset
+	};
+}

@@ -7,7 +7,7 @@ import type { LayoutServerLoad } from './$types';
 export const load: LayoutServerLoad = async ({ parent, depends }) => {
 	const { user } = await parent();
 	depends('app:chats');
-	const { database, models } = await runtime();
+	const { database, models, config } = await runtime();
 	const chats: ChatSummary[] = (await listChats(database.db, user.id)).map((c) => ({
 		id: c.id,
 		title: c.title,
@@ -18,5 +18,7 @@ export const load: LayoutServerLoad = async ({ parent, depends }) => {
 		label,
 		rate
 	}));
-	return { chats, models: modelOptions, defaultModel: models.defaultModelId };
+	// The composer counts characters against the limit the server enforces (413 past it).
+	const maxInputChars = config.chat.maxInputChars;
+	return { chats, models: modelOptions, defaultModel: models.defaultModelId, maxInputChars };
 };
