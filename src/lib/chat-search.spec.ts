@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundChatSearch, MAX_CHAT_SEARCH, snippetText } from './chat-search';
+import { boundChatSearch, MAX_CHAT_SEARCH, snippetText, splitMatches } from './chat-search';
 
 describe('boundChatSearch', () => {
 	it('is empty for nothing, blanks and non-strings', () => {
@@ -37,5 +37,28 @@ describe('snippetText', () => {
 		expect(snippetText('one\n\ntwo   three', false, false)).toBe('one two three');
 		expect(snippetText(' middle ', true, true)).toBe('…middle…');
 		expect(snippetText('start', false, true)).toBe('start…');
+	});
+});
+
+describe('splitMatches', () => {
+	it('marks every match, any case', () => {
+		expect(splitMatches('Bread and bread', 'BREAD')).toEqual([
+			{ text: 'Bread', match: true },
+			{ text: ' and ', match: false },
+			{ text: 'bread', match: true }
+		]);
+	});
+
+	it('keeps the text whole without a match or a query', () => {
+		expect(splitMatches('rye', 'wheat')).toEqual([{ text: 'rye', match: false }]);
+		expect(splitMatches('rye', '')).toEqual([{ text: 'rye', match: false }]);
+	});
+
+	it('treats wildcards as text', () => {
+		expect(splitMatches('50% off', '%')).toEqual([
+			{ text: '50', match: false },
+			{ text: '%', match: true },
+			{ text: ' off', match: false }
+		]);
 	});
 });

@@ -28,3 +28,20 @@ export function snippetText(text: string, cutStart: boolean, cutEnd: boolean): s
 	const line = text.replace(/\s+/g, ' ').trim();
 	return `${cutStart ? '…' : ''}${line}${cutEnd ? '…' : ''}`;
 }
+
+/** `text` in pieces, those equal to `q` (any case) marked, for highlighting a snippet. */
+export function splitMatches(text: string, q: string): { text: string; match: boolean }[] {
+	const needle = q.toLowerCase();
+	const haystack = text.toLowerCase();
+	// Lower-casing can change lengths (rare letters); then nothing is marked rather than the wrong text.
+	if (!needle || haystack.length !== text.length) return [{ text, match: false }];
+	const pieces: { text: string; match: boolean }[] = [];
+	let from = 0;
+	for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, from)) {
+		if (at > from) pieces.push({ text: text.slice(from, at), match: false });
+		pieces.push({ text: text.slice(at, at + needle.length), match: true });
+		from = at + needle.length;
+	}
+	if (from < text.length) pieces.push({ text: text.slice(from), match: false });
+	return pieces;
+}

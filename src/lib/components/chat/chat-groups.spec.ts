@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupChats } from './chat-groups';
+import { groupChats, type ChatGroup } from './chat-groups';
 
 /** A local time (the tests hold in any time zone the machine has). */
 const local = (day: number, hours = 0, minutes = 0, ms = 0) =>
@@ -10,8 +10,8 @@ const chat = (id: string, at: Date | string) => ({
 	updatedAt: typeof at === 'string' ? at : at.toISOString()
 });
 
-const labelsOf = (groups: ReturnType<typeof groupChats>) =>
-	groups.map((g) => [g.label, g.chats.map((c) => (c as { id: string }).id)]);
+const labelsOf = (groups: ChatGroup<{ id: string }>[]) =>
+	groups.map((g) => [g.label, g.chats.map((c) => c.id)]);
 
 describe('groupChats', () => {
 	const now = local(29, 10, 30); // 29 Nov 2026, 10:30 local

@@ -79,8 +79,8 @@ export function listChats(db: Db, userId: string, limit = 100) {
 }
 
 /** Characters of a matching message shown before the match, and in all. */
-const SNIPPET_BEFORE = 40;
-const SNIPPET_LENGTH = 140;
+const SNIPPET_BEFORE = 24;
+const SNIPPET_LENGTH = 120;
 
 /**
  * The user's chats whose title or message text contains `query` (any case; `%`, `_` and `\`
