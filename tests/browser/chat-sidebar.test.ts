@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AxeResults } from 'axe-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import { eq } from 'drizzle-orm';
@@ -10,6 +13,10 @@ import { createUser } from '../helpers/users';
 const PASSWORD = 'analytical engine';
 const CHAT_PATH = /\/dashboard\/chat\/[\w-]{1,64}$/;
 const DAY = 86_400_000;
+const AXE_SOURCE = readFileSync(
+	createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+	'utf8'
+);
 
 /** Issue 12's sidebar: search chats by title and content; Today / Yesterday / Last 7 days / Older. */
 describe('the chat sidebar in a real browser', () => {
@@ -18,6 +25,7 @@ describe('the chat sidebar in a real browser', () => {
 	let database: Database;
 	let storageState: Awaited<ReturnType<ReturnType<Page['context']>['storageState']>>;
 	let gardenId: string;
+	let userId: string;
 
 	beforeAll(async () => {
 		[app, browser] = await Promise.all([
@@ -74,7 +82,7 @@ describe('the chat sidebar in a real browser', () => {
 		await page.getByLabel('Password').fill(PASSWORD);
 		await page.getByRole('button', { name: 'Create account' }).click();
 		await page.waitForURL('**/dashboard');
-		const userId = (await (await page.request.get(`${app.url}/api/credits`)).json()).userId;
+		userId = (await (await page.request.get(`${app.url}/api/credits`)).json()).userId;
 
 		// A chat as users make them: its title is the first line, the tomatoes only in the text.
 		await page.goto(`${app.url}/dashboard/chat`);
@@ -259,6 +267,67 @@ describe('the chat sidebar in a real browser', () => {
 		await drawer.getByRole('link', { name: /Garden plans/ }).click();
 		await page.waitForURL(new RegExp(`/dashboard/chat/${gardenId}\\?q=garden$`));
 		await expect(page.getByRole('dialog', { name: 'Chats' }).count()).resolves.toBe(0);
+		await page.context().close();
+	});
+
+	/** axe's serious and critical violations (as in tests/browser/accessibility.test.ts). */
+	async function seriousViolations(page: Page): Promise<string[]> {
+		await page.evaluate(AXE_SOURCE);
+		const results = await page.evaluate(() =>
+			(window as unknown as { axe: { run(): Promise<AxeResults> } }).axe.run()
+		);
+		return results.violations
+			.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+			.flatMap((v) => v.nodes.map((node) => `${v.id} ${node.target.join(' ')}: ${v.help}`));
+	}
+
+	for (const theme of ['light', 'dark'] as const) {
+		it(`has no serious axe violations in results, groups and the empty state (${theme})`, async () => {
+			const page = await newPage({ colorScheme: theme });
+			await page.addInitScript((value) => localStorage.setItem('theme', value), theme);
+			await page.goto(`${app.url}/dashboard/chat/${gardenId}`);
+			await hydrated(page);
+			await expect(seriousViolations(page)).resolves.toEqual([]);
+			await page.goto(`${app.url}/dashboard/chat/${gardenId}?q=tomatoes`);
+			await hydrated(page);
+			await sidebarOf(page).getByTestId('chat-snippet').waitFor();
+			await expect(seriousViolations(page)).resolves.toEqual([]);
+			await page.goto(`${app.url}/dashboard/chat?q=nothing-at-all`);
+			await hydrated(page);
+			await sidebarOf(page).getByText('No chats match').waitFor();
+			await expect(seriousViolations(page)).resolves.toEqual([]);
+			await page.context().close();
+		});
+	}
+
+	it("groups by the browser's days, not the server's", async () => {
+		// Kiritimati is UTC+14 all year: its midnight is 10:00 UTC, so a minute before it is
+		// "Yesterday" there while UTC (the server render) may still call it today.
+		const now = Date.now();
+		const offset = 14 * 3_600_000;
+		const midnight = Math.floor((now + offset) / DAY) * DAY - offset;
+		await database.db.insert(chat).values([
+			{
+				id: 'sb-tz-before',
+				userId,
+				title: 'A minute before midnight',
+				model: 'demo',
+				updatedAt: new Date(midnight - 60_000)
+			},
+			{
+				id: 'sb-tz-after',
+				userId,
+				title: 'Just after midnight',
+				model: 'demo',
+				updatedAt: new Date(Math.min(midnight + 60_000, now - 1000))
+			}
+		]);
+		const page = await newPage({ timezoneId: 'Pacific/Kiritimati' });
+		await page.goto(`${app.url}/dashboard/chat`);
+		await hydrated(page);
+		const byGroup = Object.fromEntries(await groups(sidebarOf(page))) as Record<string, string[]>;
+		expect(byGroup['Yesterday']).toContain('A minute before midnight');
+		if (now - midnight > 61_000) expect(byGroup['Today']).toContain('Just after midnight');
 		await page.context().close();
 	});
 });
