@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../src/lib/server/db/client';
 import { chat, chatMessage } from '../../src/lib/server/db/schema';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { launchChromium } from '../helpers/browser';
+import { launchChromium, screenshotPath } from '../helpers/browser';
 import { createUser } from '../helpers/users';
 
 const PASSWORD = 'analytical engine';
@@ -287,10 +287,12 @@ describe('the chat sidebar in a real browser', () => {
 			await page.addInitScript((value) => localStorage.setItem('theme', value), theme);
 			await page.goto(`${app.url}/dashboard/chat/${gardenId}`);
 			await hydrated(page);
+			await page.screenshot({ path: screenshotPath(`chat-groups-${theme}`) });
 			await expect(seriousViolations(page)).resolves.toEqual([]);
 			await page.goto(`${app.url}/dashboard/chat/${gardenId}?q=tomatoes`);
 			await hydrated(page);
 			await sidebarOf(page).getByTestId('chat-snippet').waitFor();
+			await page.screenshot({ path: screenshotPath(`chat-search-${theme}`) });
 			await expect(seriousViolations(page)).resolves.toEqual([]);
 			await page.goto(`${app.url}/dashboard/chat?q=nothing-at-all`);
 			await hydrated(page);
