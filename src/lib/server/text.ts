@@ -13,3 +13,11 @@ export function hasUnstorableText(value: unknown): boolean {
 	}
 	return false;
 }
+
+/**
+ * `%`, `_` and `\` match themselves: a search for `a_b` is not a pattern. For LIKE and ILIKE
+ * with PostgreSQL's default escape character (the backslash).
+ */
+export function escapeLike(text: string): string {
+	return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}

@@ -7,6 +7,7 @@ import {
 	toTransactionView,
 	type PackageStatus
 } from '../credits';
+import { escapeLike } from '../text';
 import type { Db } from '../db/client';
 import {
 	chat,
@@ -60,11 +61,6 @@ export interface UserPage {
 	items: AdminUserSummary[];
 	/** Pass back as `cursor` for the next page; null on the last one. */
 	nextCursor: string | null;
-}
-
-/** `%`, `_` and `\` match themselves: a search for `a_b` is not a pattern. */
-export function escapeLike(text: string): string {
-	return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }
 
 const PURCHASE_SOURCES = ['purchase', 'subscription'] as const;

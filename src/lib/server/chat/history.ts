@@ -2,6 +2,13 @@ import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
 import type { Executor } from '../credits/transaction';
 import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/schema';
+import { escapeLike } from '../text';
+import {
+	boundChatSearch,
+	MAX_CHAT_RESULTS,
+	snippetText,
+	type ChatSearchHit
+} from '../../chat-search';
 
 export const MAX_TITLE_LENGTH = 80;
 
@@ -69,6 +76,74 @@ export function listChats(db: Db, userId: string, limit = 100) {
 		.where(eq(chat.userId, userId))
 		.orderBy(desc(chat.updatedAt))
 		.limit(limit);
+}
+
+/** Characters of a matching message shown before the match, and in all. */
+const SNIPPET_BEFORE = 24;
+const SNIPPET_LENGTH = 120;
+
+/**
+ * The user's chats whose title or message text contains `query` (any case; `%`, `_` and `\`
+ * are literal), most recently active first, at most `limit`. One query: a chat's messages are
+ * searched only in their text parts (`{type: 'text', text}`), never in the JSON around them,
+ * and the latest matching message gives the snippet. An empty query (after bounding) matches
+ * nothing: callers list the chats instead.
+ */
+export async function searchChats(
+	db: Db,
+	userId: string,
+	query: string,
+	limit = MAX_CHAT_RESULTS
+): Promise<ChatSearchHit[]> {
+	const q = boundChatSearch(query);
+	if (!q) return [];
+	const pattern = `%${escapeLike(q)}%`;
+	const rows = await selectRows<{
+		id: string;
+		title: string;
+		updated_at: string;
+		snippet: string | null;
+		cut_start: boolean | null;
+		cut_end: boolean | null;
+	}>(
+		db,
+		sql`
+			select c.id, c.title,
+				to_char(c.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as updated_at,
+				substr(hit.text, hit.start, ${SNIPPET_LENGTH}) as snippet,
+				hit.start > 1 as cut_start,
+				length(hit.text) >= hit.start + ${SNIPPET_LENGTH} as cut_end
+			from chat c
+			left join lateral (
+				select found.text,
+					greatest(strpos(lower(found.text), lower(${q})) - ${SNIPPET_BEFORE}, 1) as start
+				from chat_message m
+				cross join lateral jsonb_array_elements(
+					case when jsonb_typeof(m.parts) = 'array' then m.parts else '[]'::jsonb end
+				) part
+				cross join lateral (select part ->> 'text' as text) found
+				where m.chat_id = c.id
+				  and m.user_id = ${userId}
+				  and jsonb_typeof(part) = 'object'
+				  and part ->> 'type' = 'text'
+				  and found.text ilike ${pattern}
+				order by m.created_at desc, m.id desc
+				limit 1
+			) hit on true
+			where c.user_id = ${userId}
+			  and (c.title ilike ${pattern} or hit.text is not null)
+			order by c.updated_at desc, c.id
+			limit ${limit}`
+	);
+	return rows.map((row) => ({
+		id: row.id,
+		title: row.title,
+		updatedAt: row.updated_at,
+		snippet:
+			row.snippet === null
+				? null
+				: snippetText(row.snippet, row.cut_start === true, row.cut_end === true)
+	}));
 }
 
 export function chatMessages(db: Db, chatId: string): Promise<ChatMessageRow[]> {

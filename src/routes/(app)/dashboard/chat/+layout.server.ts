@@ -1,10 +1,14 @@
-import { listChats } from '$lib/server/chat/history';
+import { boundChatSearch, type ChatSearchHit } from '$lib/chat-search';
+import { listChats, searchChats } from '$lib/server/chat/history';
 import { runtime } from '$lib/server/runtime';
 import type { ChatModelOption, ChatSummary } from '$lib/types';
 import type { LayoutServerLoad } from './$types';
 
-/** The sidebar (the user's chats) and the model picker, shared by every chat page. */
-export const load: LayoutServerLoad = async ({ parent, depends }) => {
+/**
+ * The sidebar (the user's chats, or those matching `?q=`) and the model picker, shared by every
+ * chat page.
+ */
+export const load: LayoutServerLoad = async ({ parent, depends, url }) => {
 	const { user } = await parent();
 	depends('app:chats');
 	const { database, models, config } = await runtime();
@@ -13,6 +17,11 @@ export const load: LayoutServerLoad = async ({ parent, depends }) => {
 		title: c.title,
 		updatedAt: c.updatedAt.toISOString()
 	}));
+	// The search box is a GET form, so it works before (and without) JavaScript.
+	const q = boundChatSearch(url.searchParams.get('q'));
+	const search: { q: string; chats: ChatSearchHit[] } | null = q
+		? { q, chats: await searchChats(database.db, user.id, q) }
+		: null;
 	const modelOptions: ChatModelOption[] = models.models.map(({ id, label, rate }) => ({
 		id,
 		label,
@@ -20,5 +29,11 @@ export const load: LayoutServerLoad = async ({ parent, depends }) => {
 	}));
 	// The composer counts characters against the limit the server enforces (413 past it).
 	const maxInputChars = config.chat.maxInputChars;
-	return { chats, models: modelOptions, defaultModel: models.defaultModelId, maxInputChars };
+	return {
+		chats,
+		search,
+		models: modelOptions,
+		defaultModel: models.defaultModelId,
+		maxInputChars
+	};
 };
