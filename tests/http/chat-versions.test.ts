@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { HttpClient } from '../helpers/http-client';
+import { startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -168,5 +169,66 @@ describe('reply versions, edit and resend', () => {
 		expect(body).toContain('versions');
 		expect(body).toContain('maxOutputTokens');
 		expect(body).toContain('promptTokens');
+	});
+});
+
+describe('a regenerate that fails before any output', () => {
+	let upstream: OpenAIServer;
+	let app: AppServer;
+	let sql: postgres.Sql;
+
+	beforeAll(async () => {
+		upstream = await startOpenAIServer();
+		app = await startAppServer({
+			OPENAI_BASE_URL: upstream.url,
+			OPENAI_API_KEY: 'test-key',
+			OPENAI_API_STYLE: 'chat',
+			CHAT_MODELS: 'small:1',
+			SIGNUP_BONUS_CREDITS: '50',
+			SWEEP_INTERVAL_SECONDS: '0'
+		});
+		sql = postgres(app.databaseUrl, { max: 1 });
+	});
+	afterAll(async () => {
+		await sql?.end();
+		await app?.stop();
+		await upstream?.close();
+	});
+
+	it('puts the reply it replaced back, with its receipt, and charges nothing more', async () => {
+		const client = new HttpClient(app.url);
+		await client.postForm('/signup', {
+			name: 'F',
+			email: 'versions-fail@example.com',
+			password: 'correct horse'
+		});
+		const first = await sendChat(client, { model: 'small', text: 'Keep my answer' });
+		expect(first.status).toBe(200);
+		const replies = () =>
+			sql`select id, parts, metadata from chat_message
+				where chat_id = ${first.chatId} and role = 'assistant'`;
+		const usage = () =>
+			sql`select id from credit_transaction where type = 'usage'
+				and metadata->>'chatId' = ${first.chatId}`;
+		for (let i = 0; i < 100 && (await replies()).length === 0; i++) await sleep(50);
+		const [original] = await replies();
+		expect(original).toBeDefined();
+
+		upstream.behavior.failWith = 500;
+		const failed = await sendChat(client, {
+			model: 'small',
+			chatId: first.chatId,
+			messageId: first.messageId,
+			text: 'Keep my answer'
+		});
+		expect(failed.chunks.some((c) => c.type === 'error')).toBe(true);
+		let restored: postgres.Row[] = [];
+		for (let i = 0; i < 100; i++) {
+			restored = await replies();
+			if (restored.length === 1) break;
+			await sleep(50);
+		}
+		expect(restored).toEqual([original]);
+		expect(await usage()).toHaveLength(1);
 	});
 });

@@ -257,6 +257,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	const settleAndStore = async (outcome: Parameters<typeof finish>[0]) => {
 		if (outcome.error && !streamed) {
 			await voidHold(db, { holdId: hold.holdId });
+			await restoreReplaced();
 			return;
 		}
 		const inputTokens = outcome.inputTokens ?? inputEstimate;
@@ -294,6 +295,25 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			role: 'assistant',
 			parts: [{ type: 'text', text: streamed }],
 			metadata: replaced.length ? { receipt, versions: replaced } : { receipt }
+		});
+	};
+	/**
+	 * A regenerate (or an edited question) whose new reply failed before any output: nothing
+	 * replaces the reply it dropped, so that reply comes back as the current version.
+	 */
+	const restoreReplaced = async () => {
+		const previous = replaced.at(-1);
+		if (!previous || !(await questionSaved)) return;
+		const older = replaced.slice(0, -1);
+		await saveMessage(db, {
+			chatId: chat.id,
+			id: previous.id,
+			userId: request.userId,
+			role: 'assistant',
+			parts: [{ type: 'text', text: previous.text }],
+			metadata: older.length
+				? { receipt: previous.receipt, versions: older }
+				: { receipt: previous.receipt }
 		});
 	};
 	const settleSafely = (outcome: Parameters<typeof finish>[0]) =>
