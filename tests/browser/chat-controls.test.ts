@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAppServer, type AppServer } from '../helpers/app-server';
-import { launchChromium } from '../helpers/browser';
+import { launchChromium, screenshotPath } from '../helpers/browser';
 
 const PASSWORD = 'analytical engine';
 const CHAT_PATH = /\/dashboard\/chat\/([\w-]{1,64})$/;
@@ -311,6 +311,9 @@ describe('chat controls, in a real browser', () => {
 		await expect(page.getByTestId('version-label').textContent()).resolves.toBe('1/2');
 		const text = (await replies(page).first().getByTestId('assistant-text').textContent()) ?? '';
 		expect(text).toContain(DEMO_END);
+		await replies(page).first().hover();
+		await page.getByLabel('Message', { exact: true }).fill('A draft with its credits hint');
+		await page.screenshot({ path: screenshotPath('chat-controls') });
 
 		// Both replies were generated and billed once each; the current one holds the old one.
 		const rows = await sql`select metadata from credit_transaction
