@@ -27,8 +27,11 @@ export const load: PageServerLoad = async ({ params, parent }) => {
 			? { versions: replyVersions(m.metadata) }
 			: {})
 	}));
-	// The composer's "up to N credits" hint starts from what the server would reserve.
-	const estimate = await replyEstimate({ db: database.db, config: config.chat }, chat.id);
+	// The composer's "up to N credits" hint starts from what the server would reserve. Streamed
+	// (not awaited): the page and its navigation never wait for the history to be tokenized.
+	const estimate = replyEstimate({ db: database.db, config: config.chat }, chat.id).catch(
+		() => undefined
+	);
 	return { chat: { id: chat.id, title: chat.title, model: chat.model }, messages, estimate };
 };
 
