@@ -46,6 +46,16 @@ export interface StoredChatMessage {
 	text: string;
 	receipt: ReplyReceipt | null;
 	createdAt: string;
+	/** A reply's earlier versions (regenerated or re-asked), oldest first; the current one is not in it. */
+	versions?: ReplyVersion[];
+}
+
+/** A reply replaced by a regenerate or an edited question, kept so that it stays readable. */
+export interface ReplyVersion {
+	id: string;
+	text: string;
+	receipt: ReplyReceipt | null;
+	createdAt: string;
 }
 
 /** One pack on the buy page. */

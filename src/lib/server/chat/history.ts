@@ -9,6 +9,8 @@ import {
 	snippetText,
 	type ChatSearchHit
 } from '../../chat-search';
+import type { ReplyVersion } from '../../types';
+import { versionsAfter } from './versions';
 
 export const MAX_TITLE_LENGTH = 80;
 
@@ -250,13 +252,27 @@ export async function saveMessage(
 
 /**
  * Stores the user's question as the chat's latest message, in one transaction: messages after
- * it are dropped first (regenerate and edit replace the replies that followed).
+ * it are dropped first (regenerate and edit replace the replies that followed). The reply that
+ * directly followed it is returned as versions for the reply that replaces it (see versions.ts);
+ * the ledger keeps the dropped replies' rows as they are (they were paid for).
  */
 export async function saveQuestion(
 	db: Db,
 	question: { chatId: string; id: string; userId: string; text: string }
-): Promise<void> {
-	await db.transaction(async (tx) => {
+): Promise<ReplyVersion[]> {
+	return db.transaction(async (tx) => {
+		const [replaced] = await tx
+			.select()
+			.from(chatMessage)
+			.where(
+				and(
+					eq(chatMessage.chatId, question.chatId),
+					eq(chatMessage.role, 'assistant'),
+					sql`${chatMessage.createdAt} > (select created_at from chat_message where chat_id = ${question.chatId} and id = ${question.id})`
+				)
+			)
+			.orderBy(asc(chatMessage.createdAt), asc(chatMessage.id))
+			.limit(1);
 		await tx.execute(sql`
 			delete from chat_message
 			where chat_id = ${question.chatId}
@@ -268,6 +284,14 @@ export async function saveQuestion(
 			role: 'user',
 			parts: [{ type: 'text', text: question.text }]
 		});
+		return replaced
+			? versionsAfter({
+					id: replaced.id,
+					text: textOfParts(replaced.parts),
+					metadata: replaced.metadata,
+					createdAt: replaced.createdAt
+				})
+			: [];
 	});
 }
 

@@ -18,7 +18,8 @@ import {
 } from '../credits';
 import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
-import type { ReplyReceipt } from '../../types';
+import type { ReplyReceipt, ReplyVersion } from '../../types';
+import type { ReplyEstimate } from '../../reply-estimate';
 import { AppError } from '../errors';
 import { hit } from '../security/rate-limit';
 import {
@@ -127,13 +128,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	}
 	// One reply at a time per chat (checked again, atomically, when the run is claimed below).
 	if (existing && (await isRunning(db, existing.id))) throw replyInProgress();
-	const earlier = existing
-		? await recentHistory(db, existing.id, {
-				beforeId: question.id,
-				maxMessages: Math.floor(config.historyTokens / PER_MESSAGE_OVERHEAD),
-				maxChars: config.historyTokens * MAX_CHARS_PER_TOKEN
-			})
-		: [];
+	const earlier = existing ? await historyBefore(db, config, existing.id, question.id) : [];
 
 	const { messages: history, tokens: inputEstimate } = await trimHistory(
 		[...earlier, { id: question.id, role: 'user', text: question.text }],
@@ -194,13 +189,18 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	const maxPartialChars = maxOutputTokens * MAX_CHARS_PER_TOKEN;
 	// The question is written while the model already works on it; the reply is streamed to the
 	// browser only once the question is stored (see `execute` below).
+	// The reply this one replaces (regenerate, edited question) and its versions, kept with it.
+	let replaced: ReplyVersion[] = [];
 	const questionSaved = saveQuestion(db, {
 		chatId: chat.id,
 		id: question.id,
 		userId: request.userId,
 		text: question.text
 	}).then(
-		() => true,
+		(versions) => {
+			replaced = versions;
+			return true;
+		},
 		(error: unknown) => {
 			console.error(`[chat] storing the question of chat ${chat.id} failed`, error);
 			return false;
@@ -257,6 +257,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	const settleAndStore = async (outcome: Parameters<typeof finish>[0]) => {
 		if (outcome.error && !streamed) {
 			await voidHold(db, { holdId: hold.holdId });
+			await restoreReplaced();
 			return;
 		}
 		const inputTokens = outcome.inputTokens ?? inputEstimate;
@@ -293,7 +294,26 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			userId: request.userId,
 			role: 'assistant',
 			parts: [{ type: 'text', text: streamed }],
-			metadata: { receipt }
+			metadata: replaced.length ? { receipt, versions: replaced } : { receipt }
+		});
+	};
+	/**
+	 * A regenerate (or an edited question) whose new reply failed before any output: nothing
+	 * replaces the reply it dropped, so that reply comes back as the current version.
+	 */
+	const restoreReplaced = async () => {
+		const previous = replaced.at(-1);
+		if (!previous || !(await questionSaved)) return;
+		const older = replaced.slice(0, -1);
+		await saveMessage(db, {
+			chatId: chat.id,
+			id: previous.id,
+			userId: request.userId,
+			role: 'assistant',
+			parts: [{ type: 'text', text: previous.text }],
+			metadata: older.length
+				? { receipt: previous.receipt, versions: older }
+				: { receipt: previous.receipt }
 		});
 	};
 	const settleSafely = (outcome: Parameters<typeof finish>[0]) =>
@@ -415,6 +435,34 @@ function replyStream(
 		cancel(reason) {
 			return reader.cancel(reason);
 		}
+	});
+}
+
+/**
+ * What the page needs to show the composer's "up to N credits" hint: the prompt estimate that
+ * `streamReply` reserves for, computed by the same code (the stored history before the end,
+ * trimmed to the budget) with an empty question, whose own tokens the browser adds (see
+ * `maxReplyCredits` in reply-estimate.ts).
+ */
+export async function replyEstimate(
+	deps: Pick<ReplyDeps, 'db' | 'config'>,
+	chatId: string | null
+): Promise<ReplyEstimate> {
+	const { db, config } = deps;
+	const earlier = chatId ? await historyBefore(db, config, chatId, '') : [];
+	const { tokens } = await trimHistory(
+		[...earlier, { id: '', role: 'user', text: '' }],
+		config.historyTokens
+	);
+	return { promptTokens: tokens, maxOutputTokens: config.maxOutputTokens };
+}
+
+/** The stored conversation that may fit the prompt, before `beforeId` (the end if not stored). */
+function historyBefore(db: Db, config: ChatConfig, chatId: string, beforeId: string) {
+	return recentHistory(db, chatId, {
+		beforeId,
+		maxMessages: Math.floor(config.historyTokens / PER_MESSAGE_OVERHEAD),
+		maxChars: config.historyTokens * MAX_CHARS_PER_TOKEN
 	});
 }
 

@@ -1,4 +1,14 @@
 import { countTokens, decodeGenerator, encode } from 'gpt-tokenizer';
+import {
+	CUT_MARGIN,
+	MAX_CHARS_PER_TOKEN,
+	PER_MESSAGE_OVERHEAD,
+	PROMPT_OVERHEAD,
+	SLICE_CHARS
+} from '../../reply-estimate';
+
+// The constants live in a module the browser can import too (the composer's credits hint).
+export { CUT_MARGIN, MAX_CHARS_PER_TOKEN, PER_MESSAGE_OVERHEAD, PROMPT_OVERHEAD, SLICE_CHARS };
 
 /**
  * Tokens in a short piece of text, in one tokenizer call (OpenAI's o200k encoding; close enough
@@ -9,32 +19,6 @@ import { countTokens, decodeGenerator, encode } from 'gpt-tokenizer';
 export function tokensIn(text: string): number {
 	return text ? countTokens(text) : 0;
 }
-
-/**
- * The most characters one tokenizer call sees. The cost of a call grows with the square of its
- * longest pre-token (a run without spaces or punctuation): 500 characters of the slowest kind
- * measured (a CJK or combining-mark run, 3 bytes a character) took ~5 ms on a loaded 2-core box,
- * so 256 keeps every call at a few milliseconds, far under the ~20 ms a call may block.
- */
-export const SLICE_CHARS = 256;
-
-/**
- * Tokens added to the estimate for every hard cut (inside a run, see `textSlices`): splitting a
- * pre-token can make the two halves encode to fewer tokens than the whole, because BPE merges
- * greedily rather than optimally. Randomised trials over letter, CJK, punctuation, accent and
- * whitespace runs never found a cut worth more than 2 tokens (tokens.spec.ts repeats such a
- * check), so 3 per hard cut keeps the sum an over-estimate. Soft cuts need no margin.
- */
-export const CUT_MARGIN = 3;
-
-/**
- * A generous bound on characters per token, for dropping text unread: o200k averages about four
- * characters of English per token and rarely reaches eight on real text. Text beyond
- * `budget × MAX_CHARS_PER_TOKEN` characters is taken not to fit a token budget without
- * tokenizing it; at worst that drops a history message which would just have fitted (a quality
- * cost, never a billing one: it only shortens the prompt).
- */
-export const MAX_CHARS_PER_TOKEN = 8;
 
 const SPACE = /\s/;
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
@@ -95,11 +79,6 @@ export async function countTokensSliced(text: string, stopAbove = Infinity): Pro
 	}
 	return total;
 }
-
-// Chat formats add a few tokens of framing per message; counting them keeps estimates high, not low.
-export const PER_MESSAGE_OVERHEAD = 4;
-// …and a few for the prompt as a whole.
-export const PROMPT_OVERHEAD = 3;
 
 /** An upper estimate of the prompt tokens of these messages. */
 export async function promptTokens(messages: { text: string }[]): Promise<number> {

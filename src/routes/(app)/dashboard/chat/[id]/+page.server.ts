@@ -1,6 +1,8 @@
 import { error, fail, redirect } from '@sveltejs/kit';
 import { z } from 'zod';
 import { chatMessages, deleteChat, findChat, renameChat } from '$lib/server/chat/history';
+import { replyEstimate } from '$lib/server/chat/reply';
+import { replyVersions } from '$lib/server/chat/versions';
 import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { ReplyReceipt, StoredChatMessage } from '$lib/types';
@@ -8,7 +10,7 @@ import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async ({ params, parent }) => {
 	const { user } = await parent();
-	const { database } = await runtime();
+	const { database, config } = await runtime();
 	const chat = await findChat(database.db, params.id, user.id);
 	// Another user's chat reads exactly like a missing one.
 	if (!chat) error(404, 'This chat does not exist.');
@@ -20,9 +22,17 @@ export const load: PageServerLoad = async ({ params, parent }) => {
 			.map((p) => p.text ?? '')
 			.join(''),
 		receipt: (m.metadata.receipt as ReplyReceipt | undefined) ?? null,
-		createdAt: m.createdAt.toISOString()
+		createdAt: m.createdAt.toISOString(),
+		...(m.role === 'assistant' && replyVersions(m.metadata).length
+			? { versions: replyVersions(m.metadata) }
+			: {})
 	}));
-	return { chat: { id: chat.id, title: chat.title, model: chat.model }, messages };
+	// The composer's "up to N credits" hint starts from what the server would reserve. Streamed
+	// (not awaited): the page and its navigation never wait for the history to be tokenized.
+	const estimate = replyEstimate({ db: database.db, config: config.chat }, chat.id).catch(
+		() => undefined
+	);
+	return { chat: { id: chat.id, title: chat.title, model: chat.model }, messages, estimate };
 };
 
 const renameForm = z.object({
