@@ -115,3 +115,13 @@ export interface UsageChartData {
 
 /** A dashboard section's data, or the message to show where it failed to load. */
 export type Section<T> = { ok: true; data: T } | { ok: false; message: string };
+
+/** One signed-in device on the settings page (never its token). */
+export interface SessionView {
+	id: string;
+	device: string;
+	ipAddress: string | null;
+	signedInAt: string;
+	lastActiveAt: string;
+	current: boolean;
+}

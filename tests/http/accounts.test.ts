@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createEmailVerificationToken } from 'better-auth/api';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -112,6 +113,27 @@ describe('accounts with a mail server: verification, admin by verified owners, p
 		expect(await forged.text()).toContain('This link is not valid');
 		const huge = await new HttpClient(app.url).get(`/verify-email?token=${'x'.repeat(5000)}`);
 		expect(huge.status).toBe(200);
+		expect(await huge.text()).toContain('This link is not valid');
+
+		// A genuine link, signed with the server's secret, an hour and more after it was sent.
+		await signUpForm('late@example.com');
+		const [late] = await sql<
+			{ id: string }[]
+		>`select id from "user" where email = 'late@example.com'`;
+		const expired = await createEmailVerificationToken(
+			TEST_SECRET,
+			'late@example.com',
+			undefined,
+			-60,
+			{
+				userId: late.id
+			}
+		);
+		const page = await new HttpClient(app.url).get(`/verify-email?token=${expired}`);
+		expect(page.status).toBe(200);
+		expect(await page.text()).toContain('This link has expired');
+		const [still] = await sql`select email_verified from "user" where id = ${late.id}`;
+		expect(still.email_verified).toBe(false);
 	});
 
 	it('answers a sign-up with a registered address exactly like a new one, and tells the owner', async () => {

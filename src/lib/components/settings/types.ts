@@ -6,16 +6,6 @@ export interface SettingsFormResult {
 	values?: Record<string, string>;
 }
 
-/** One signed-in device (never its token). */
-export interface SessionItem {
-	id: string;
-	device: string;
-	ipAddress: string | null;
-	signedInAt: string;
-	lastActiveAt: string;
-	current: boolean;
-}
-
 export const sectionClass =
 	'rounded-2xl border border-zinc-200 bg-white p-4 sm:p-6 dark:border-zinc-800 dark:bg-zinc-900';
 

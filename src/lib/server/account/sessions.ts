@@ -1,17 +1,8 @@
 import { and, desc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { session } from '../db/schema';
+import type { SessionView } from '../../types';
 import { describeUserAgent } from './device';
-
-/** One signed-in device as the settings page shows it: never its token. */
-export interface SessionView {
-	id: string;
-	device: string;
-	ipAddress: string | null;
-	signedInAt: string;
-	lastActiveAt: string;
-	current: boolean;
-}
 
 /**
  * The user's live sessions, newest activity first, read from our own table rather than through

@@ -77,7 +77,10 @@ export function createAuth(options: AuthOptions) {
 			afterEmailVerification: async (user) => {
 				// Both are idempotent: a second click on the link changes nothing.
 				if (verifying) await grantSignupBonus(db, user.id, signupBonus);
-				const promoted = await promoteVerifiedAdmins(db, adminEmails);
+				// Only this address can have become a verified owner just now.
+				const email = user.email.toLowerCase();
+				const listed = adminEmails.has(email) ? new Set([email]) : new Set<string>();
+				const promoted = await promoteVerifiedAdmins(db, listed);
 				for (const email of promoted)
 					console.log(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
 			}

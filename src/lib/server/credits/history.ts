@@ -1,32 +1,27 @@
 import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditTransaction } from '../db/schema';
+import type { CreditTransactionView } from '../../types';
 import type { TransactionType } from './ledger';
 
 export type { TransactionType };
 
-export interface TransactionView {
-	id: string;
-	type: TransactionType;
-	amount: number;
-	balanceAfter: number;
-	packageId: string | null;
-	description: string;
-	metadata: Record<string, unknown>;
-	createdAt: string;
-}
+/** A ledger row as the API and the pages show it (the browser's CreditTransactionView). */
+export type TransactionView = CreditTransactionView;
 
-/** A ledger row as the API and the pages show it. */
-export function toTransactionView(row: {
-	id: number;
-	type: TransactionType;
-	amount: number;
-	balanceAfter: number;
-	packageId: string | null;
-	description: string;
-	metadata: Record<string, unknown>;
-	createdAt: Date;
-}): TransactionView {
+export function toTransactionView(
+	row: Pick<
+		typeof creditTransaction.$inferSelect,
+		| 'id'
+		| 'type'
+		| 'amount'
+		| 'balanceAfter'
+		| 'packageId'
+		| 'description'
+		| 'metadata'
+		| 'createdAt'
+	>
+): TransactionView {
 	return {
 		id: String(row.id),
 		type: row.type,

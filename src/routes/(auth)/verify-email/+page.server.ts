@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { isAPIError } from 'better-auth/api';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { emailSchema, fieldErrors } from '$lib/server/auth/credentials';
 import { throttledForm } from '$lib/server/auth/throttle';
@@ -72,7 +72,8 @@ export const actions: Actions = {
 		const [owner] = await database.db
 			.select({ id: user.id, email: user.email, name: user.name, verified: user.emailVerified })
 			.from(user)
-			.where(eq(sql`lower(${user.email})`, email));
+			// Addresses are stored lower-cased (better-auth and our schema both normalise them).
+			.where(eq(user.email, email));
 		if (owner && !owner.verified) await emails.verification(owner, url.origin);
 		return { sent: email };
 	}
