@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
 	bigserial,
+	boolean,
 	check,
 	index,
 	jsonb,
@@ -10,6 +11,8 @@ import {
 	timestamp,
 	uniqueIndex
 } from 'drizzle-orm/pg-core';
+
+import { user } from './auth';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -69,4 +72,39 @@ export const polarCheckout = pgTable(
 		createdAt: timestamptz('created_at').notNull().defaultNow()
 	},
 	(t) => [primaryKey({ columns: [t.userId, t.productId] })]
+);
+
+/**
+ * Every Polar subscription of a user as its last `subscription.*` webhook described it: which
+ * plan is current (the shop marks it), whether a plan pool may be spent (its packages freeze
+ * while the subscription is not active), and a membership's reach (`membership`, until
+ * `current_period_end`). Written only from webhooks (and the reconciliation job), newest event wins.
+ */
+export const billingSubscription = pgTable(
+	'billing_subscription',
+	{
+		/** Polar's subscription id. */
+		id: text('id').primaryKey(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		polarProductId: text('polar_product_id').notNull(),
+		productName: text('product_name').notNull(),
+		/** The plan's `key` in config/plans.ts (product metadata `plan_key`), when it is one. */
+		planKey: text('plan_key'),
+		recurringInterval: text('recurring_interval'),
+		/** Product metadata `membership: true`: replies cost 0 (with a fair-use cap) while active. */
+		membership: boolean('membership').notNull().default(false),
+		/** Polar's status: incomplete, trialing, active, past_due, canceled, unpaid, … */
+		status: text('status').notNull(),
+		currentPeriodStart: timestamptz('current_period_start'),
+		currentPeriodEnd: timestamptz('current_period_end'),
+		cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
+		endedAt: timestamptz('ended_at'),
+		/** The `modified_at` (or `created_at`) of the event that wrote this row: older events lose. */
+		eventAt: timestamptz('event_at').notNull(),
+		createdAt: timestamptz('created_at').notNull().defaultNow(),
+		updatedAt: timestamptz('updated_at').notNull().defaultNow()
+	},
+	(t) => [index('billing_subscription_user_idx').on(t.userId)]
 );

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
 	bigint,
 	bigserial,
+	boolean,
 	check,
 	date,
 	index,
@@ -28,7 +29,16 @@ const oneOf = (column: unknown, values: readonly string[]) =>
 		sql`, `
 	)})`;
 
-export const packageSources = ['signup_bonus', 'purchase', 'subscription', 'admin_grant'] as const;
+export const packageSources = [
+	'signup_bonus',
+	'purchase',
+	'subscription',
+	'admin_grant',
+	/** The extra credits of a bigger pack (product metadata `bonus_credits`), beside its package. */
+	'bonus',
+	/** FREE_MONTHLY_CREDITS: one package per user and UTC month, valid until the month ends. */
+	'free_monthly'
+] as const;
 export const transactionTypes = [
 	'bonus',
 	'purchase',
@@ -70,10 +80,45 @@ export const creditPackage = pgTable(
 		polarOrderId: text('polar_order_id'),
 		polarProductId: text('polar_product_id'),
 		polarSubscriptionId: text('polar_subscription_id'),
+		/**
+		 * Credits this package may give per UTC day (product metadata `daily_limit`); NULL = no
+		 * limit. What it gave today is the sum of today's usage rows on it.
+		 */
+		dailyLimit: integer('daily_limit'),
+		/**
+		 * Set while the package may not be spent: its subscription was revoked or has ended (a plan
+		 * pool is usable only while the plan is active). Cleared when the subscription is active again.
+		 */
+		frozenAt: timestamptz('frozen_at'),
+		/** A `bonus` package: the package it came with (refunds revoke both in proportion). */
+		parentPackageId: uuid('parent_package_id'),
+		/** A package granted by a monthly allocation schedule (a yearly plan): which, and which month. */
+		allocationId: uuid('allocation_id'),
+		allocationMonth: integer('allocation_month'),
+		/** A `free_monthly` package: its UTC month, `YYYY-MM` (one per user and month). */
+		freeMonth: text('free_month'),
 		createdAt: timestamptz('created_at').notNull().defaultNow()
 	},
 	(t) => [
 		check('credit_package_source_known', oneOf(t.source, packageSources)),
+		check(
+			'credit_package_daily_limit_positive',
+			sql`${t.dailyLimit} is null or ${t.dailyLimit} > 0`
+		),
+		check(
+			'credit_package_allocation_month_positive',
+			sql`${t.allocationMonth} is null or ${t.allocationMonth} >= 1`
+		),
+		check(
+			'credit_package_free_month_shape',
+			sql`${t.freeMonth} is null or ${t.freeMonth} ~ '^[0-9]{4}-[0-9]{2}$'`
+		),
+		uniqueIndex('credit_package_allocation_month_key').on(t.allocationId, t.allocationMonth),
+		uniqueIndex('credit_package_free_month_key').on(t.userId, t.freeMonth),
+		uniqueIndex('credit_package_bonus_parent_key').on(t.parentPackageId),
+		index('credit_package_subscription_idx')
+			.on(t.polarSubscriptionId)
+			.where(sql`${t.polarSubscriptionId} is not null`),
 		check('credit_package_initial_positive', sql`${t.initialCredits} > 0`),
 		check(
 			'credit_package_remaining_in_range',
@@ -114,7 +159,11 @@ export const creditTransaction = pgTable(
 	(t) => [
 		check('credit_transaction_type_known', oneOf(t.type, transactionTypes)),
 		check('credit_transaction_balance_after_non_negative', sql`${t.balanceAfter} >= 0`),
-		check('credit_transaction_amount_non_zero', sql`${t.amount} <> 0`),
+		// Zero only for a reply a membership paid for: metered (tokens in metadata), cost 0.
+		check(
+			'credit_transaction_amount_non_zero',
+			sql`${t.amount} <> 0 or (${t.type} = 'usage' and ${t.packageId} is null)`
+		),
 		uniqueIndex('credit_transaction_idempotency_key_key').on(t.idempotencyKey),
 		// History is read newest first by (created_at, id): date filters and keyset pages are
 		// both ranges of these indexes, so a page costs the same at any depth or date.
@@ -130,7 +179,8 @@ export const creditTransaction = pgTable(
 			t.createdAt,
 			t.id
 		),
-		index('credit_transaction_package_idx').on(t.packageId)
+		// A package's rows; with the time, also what a daily-limited package gave today.
+		index('credit_transaction_package_idx').on(t.packageId, t.createdAt)
 	]
 );
 
@@ -142,7 +192,13 @@ export const creditHold = pgTable(
 		userId: text('user_id')
 			.notNull()
 			.references(() => user.id, { onDelete: 'cascade' }),
+		/** Credits set aside; 0 when a membership's allowance covers the whole worst case. */
 		amount: integer('amount').notNull(),
+		/**
+		 * Tokens of the membership's daily fair-use allowance set aside for this reply (0 for a
+		 * reply paid in credits); tokens beyond them are charged in credits from `amount`.
+		 */
+		membershipTokens: integer('membership_tokens').notNull().default(0),
 		status: text('status', { enum: holdStatuses }).notNull().default('pending'),
 		/** What the hold is known to owe so far; the sweeper charges this if the process died. */
 		owedCredits: integer('owed_credits').notNull().default(0),
@@ -158,7 +214,10 @@ export const creditHold = pgTable(
 	},
 	(t) => [
 		check('credit_hold_status_known', oneOf(t.status, holdStatuses)),
-		check('credit_hold_amount_positive', sql`${t.amount} > 0`),
+		check(
+			'credit_hold_amount_positive',
+			sql`${t.amount} >= 0 and ${t.membershipTokens} >= 0 and (${t.amount} > 0 or ${t.membershipTokens} > 0)`
+		),
 		check('credit_hold_owed_non_negative', sql`${t.owedCredits} >= 0`),
 		uniqueIndex('credit_hold_idempotency_key_key').on(t.idempotencyKey),
 		index('credit_hold_user_pending_idx')
@@ -168,6 +227,73 @@ export const creditHold = pgTable(
 			.on(t.expiresAt)
 			.where(sql`${t.status} = 'pending'`)
 	]
+);
+
+/**
+ * A yearly plan allocated monthly: one paid order, `months` packages of `credits` each, the
+ * first at once and then one a month (granted by the allocation job, idempotent by month).
+ * A refund sets `stopped_at`: no further months.
+ */
+export const creditAllocation = pgTable(
+	'credit_allocation',
+	{
+		id: uuid('id').primaryKey().defaultRandom(),
+		userId: text('user_id')
+			.notNull()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		name: text('name').notNull(),
+		credits: integer('credits').notNull(),
+		/** Bonus credits granted with each month's package, 0 for none. */
+		bonusCredits: integer('bonus_credits').notNull().default(0),
+		dailyLimit: integer('daily_limit'),
+		months: integer('months').notNull(),
+		/** Months granted so far (the package of month n has allocation_month = n). */
+		monthsGranted: integer('months_granted').notNull().default(0),
+		/** Month 1 starts here; month n at starts_at + (n - 1) calendar months. */
+		startsAt: timestamptz('starts_at').notNull(),
+		/** When the next month is due; NULL once all months are granted or it was stopped. */
+		nextAt: timestamptz('next_at'),
+		stoppedAt: timestamptz('stopped_at'),
+		polarOrderId: text('polar_order_id').notNull(),
+		polarProductId: text('polar_product_id'),
+		polarSubscriptionId: text('polar_subscription_id'),
+		createdAt: timestamptz('created_at').notNull().defaultNow()
+	},
+	(t) => [
+		check('credit_allocation_credits_positive', sql`${t.credits} > 0 and ${t.bonusCredits} >= 0`),
+		check(
+			'credit_allocation_months_in_range',
+			sql`${t.months} >= 1 and ${t.monthsGranted} >= 0 and ${t.monthsGranted} <= ${t.months}`
+		),
+		uniqueIndex('credit_allocation_polar_order_id_key').on(t.polarOrderId),
+		index('credit_allocation_due_idx')
+			.on(t.nextAt)
+			.where(sql`${t.nextAt} is not null and ${t.stoppedAt} is null`),
+		index('credit_allocation_user_idx').on(t.userId)
+	]
+);
+
+/**
+ * A user's low-balance alert: when available credits fall below `threshold` (crossing it
+ * downward), one in-app notice and one email; `armed` is set again once credits are back at or
+ * above the threshold, so each crossing alerts once.
+ */
+export const creditAlert = pgTable(
+	'credit_alert',
+	{
+		userId: text('user_id')
+			.primaryKey()
+			.references(() => user.id, { onDelete: 'cascade' }),
+		threshold: integer('threshold').notNull(),
+		armed: boolean('armed').notNull().default(true),
+		/** The last crossing: the notice shows until dismissed. */
+		firedAt: timestamptz('fired_at'),
+		/** Available credits when it fired. */
+		firedAvailable: integer('fired_available'),
+		dismissedAt: timestamptz('dismissed_at'),
+		updatedAt: timestamptz('updated_at').notNull().defaultNow()
+	},
+	(t) => [check('credit_alert_threshold_positive', sql`${t.threshold} >= 1`)]
 );
 
 /**
@@ -215,3 +341,4 @@ export const creditUsageRollup = pgTable('credit_usage_rollup', {
 export type CreditPackageRow = typeof creditPackage.$inferSelect;
 export type CreditTransactionRow = typeof creditTransaction.$inferSelect;
 export type CreditHoldRow = typeof creditHold.$inferSelect;
+export type CreditAllocationRow = typeof creditAllocation.$inferSelect;
