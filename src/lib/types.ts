@@ -70,13 +70,72 @@ export interface CatalogOffer {
 	priceAmount: number;
 	currency: string;
 	recurringInterval: 'day' | 'week' | 'month' | 'year' | null;
+	/** A plan (config/plans.ts, metadata `plan_key`) or a pack of credits. */
+	kind: 'pack' | 'plan';
+	/** Extra credits granted with it (metadata `bonus_credits`), 0 for none: "+N bonus". */
+	bonusCredits: number;
+	/** Credits its packages may give per UTC day; null = no limit. */
+	dailyLimit: number | null;
+	/** Replies cost 0 credits while it is active (fair use applies). */
+	membership: boolean;
+	/** An order is allocated monthly over this many months (12 yearly, 1200 lifetime), else 1. */
+	allocationMonths: number;
+	planKey: string | null;
+	/** Upgrade order among plans (higher = better); null for packs. */
+	planRank: number | null;
+}
+
+/** The user's membership, for the header badge and the fair-use banner. */
+export interface MembershipView {
+	name: string;
+	/** ISO time the paid period ends (it renews then unless `renews` is false). */
+	endsAt: string | null;
+	renews: boolean;
+	/** Fair use: tokens used today (UTC) by replies the membership paid for, and the cap. */
+	tokensToday: number;
+	tokenCap: number;
+	/** Past the cap: replies are charged in credits until the next UTC day. */
+	overCap: boolean;
+}
+
+/** A subscription plan the user has (the shop marks it; upgrades and downgrades start from it). */
+export interface CurrentPlanView {
+	subscriptionId: string;
+	productId: string;
+	planKey: string | null;
+	name: string;
+	status: string;
+	currentPeriodEnd: string | null;
+	cancelAtPeriodEnd: boolean;
+	membership: boolean;
+}
+
+/** A yearly (or lifetime) plan allocated monthly: "next allocation on …". */
+export interface AllocationView {
+	id: string;
+	name: string;
+	credits: number;
+	monthsGranted: number;
+	months: number;
+	/** ISO time of the next month's package; null when done or stopped. */
+	nextAt: string | null;
+	stopped: boolean;
+}
+
+/** The low-balance alert: the user's threshold and the notice of the last crossing. */
+export interface CreditAlertView {
+	threshold: number | null;
+	/** Shown until dismissed. */
+	notice: { firedAt: string; available: number; threshold: number } | null;
 }
 
 export type TransactionType =
 	'bonus' | 'purchase' | 'subscription' | 'grant' | 'usage' | 'refund' | 'expire' | 'adjust';
 
-export type PackageSource = 'signup_bonus' | 'purchase' | 'subscription' | 'admin_grant';
-export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked';
+export type PackageSource =
+	'signup_bonus' | 'purchase' | 'subscription' | 'admin_grant' | 'bonus' | 'free_monthly';
+/** `frozen`: a plan pool whose subscription is not active (spendable again if it resumes). */
+export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked' | 'frozen';
 
 export interface CreditPackageView {
 	id: string;
@@ -87,6 +146,10 @@ export interface CreditPackageView {
 	status: PackageStatus;
 	expiresAt: string | null;
 	createdAt: string;
+	/** Credits it may give per UTC day (a plan pool); null = no limit. */
+	dailyLimit?: number | null;
+	/** With a daily limit: what it may still give today. */
+	todayRemaining?: number | null;
 }
 
 export interface CreditTransactionView {

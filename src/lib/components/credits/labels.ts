@@ -31,5 +31,9 @@ export const STATUS_STYLES: Record<PackageStatus, { label: string; tone: string 
 		label: 'Depleted',
 		tone: 'bg-zinc-200 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300'
 	},
-	revoked: { label: 'Revoked', tone: 'bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300' }
+	revoked: { label: 'Revoked', tone: 'bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300' },
+	frozen: {
+		label: 'Paused',
+		tone: 'bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300'
+	}
 };

@@ -22,7 +22,14 @@ describe('cachedCatalog', () => {
 		validityDays: null,
 		priceAmount: 500,
 		currency: 'usd',
-		recurringInterval: null
+		recurringInterval: null,
+		kind: 'pack',
+		bonusCredits: 0,
+		dailyLimit: null,
+		membership: false,
+		allocationMonths: 1,
+		planKey: null,
+		planRank: null
 	};
 
 	function fakeClock() {

@@ -15,6 +15,17 @@ export interface Catalog {
 	unavailable: boolean;
 }
 
+/** What a plain pack of credits has in the plan fields. */
+const PACK = {
+	kind: 'pack',
+	bonusCredits: 0,
+	dailyLimit: null,
+	membership: false,
+	allocationMonths: 1,
+	planKey: null,
+	planRank: null
+} as const satisfies Partial<CatalogItem>;
+
 /** A Polar product as a catalog item: it must grant credits and have a fixed price. */
 export function catalogItemOf(product: models.Product): CatalogItem | null {
 	if (product.is_archived) return null;
@@ -30,7 +41,8 @@ export function catalogItemOf(product: models.Product): CatalogItem | null {
 		validityDays: grant.validityDays || null,
 		priceAmount: price.price_amount,
 		currency: price.price_currency,
-		recurringInterval: product.recurring_interval
+		recurringInterval: product.recurring_interval,
+		...PACK
 	};
 }
 
@@ -70,7 +82,8 @@ export function testModeCatalog(): CatalogItem[] {
 			validityDays: pack.validityDays,
 			priceAmount: pack.priceAmount,
 			currency: pack.currency,
-			recurringInterval: pack.recurringInterval
+			recurringInterval: pack.recurringInterval,
+			...PACK
 		}))
 		.sort(byOffer);
 }
