@@ -357,7 +357,8 @@ describe('admin overview, audit log, Process again and the credits CLI (built ap
 		);
 		expect(unknown.code).toBe(1);
 		expect(unknown.stderr).toContain('No user has the email nobody@example.com');
-	});
+		// Five process starts: generous on a loaded machine (a load of 11 took over 30 s).
+	}, 150_000);
 
 	it('GET /api/admin/audit: admins only, filters, keyset pages, 400 naming the field', async () => {
 		expect((await fetch(`${app.url}/api/admin/audit`)).status).toBe(401);
