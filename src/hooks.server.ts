@@ -14,6 +14,7 @@ import { clientAddress } from '$lib/server/auth/client-address';
 import { StartupError } from '$lib/server/config';
 import { DatabaseInUseError } from '$lib/server/db/client';
 import { bodyLimit } from '$lib/server/http/body-limit';
+import { crossSite } from '$lib/server/http/cross-site';
 import { errorResponse } from '$lib/server/http/errors';
 import { requestId } from '$lib/server/http/response-headers';
 import { runtime } from '$lib/server/runtime';
@@ -78,7 +79,15 @@ const guard: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
-export const handle = sequence(requestId, bodyLimit, clientAddress, authApi, session, guard);
+export const handle = sequence(
+	requestId,
+	crossSite,
+	bodyLimit,
+	clientAddress,
+	authApi,
+	session,
+	guard
+);
 
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };

@@ -252,6 +252,14 @@ describe('replies that outlive the tab', () => {
 		const stranger = new HttpClient(app.url);
 		expect((await resumeChat(stranger, chatId)).status).toBe(401);
 		expect((await stopChat(stranger, chatId)).status).toBe(401);
+		// The owner's own cookies on a request another site started (a hidden form or fetch on
+		// an attacker's page): refused before anything runs.
+		const forged = await owner.client.request(`/api/chat/${encodeURIComponent(chatId)}/stop`, {
+			method: 'POST',
+			headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }
+		});
+		expect(forged.status).toBe(403);
+		expect((await forged.json()).error.code).toBe('cross_site');
 		// The owner's reply was not disturbed.
 		const reply = await reading;
 		expect(reply.text).toBe(DEFAULT_REPLY);
