@@ -257,6 +257,67 @@ describe('replies that survive the tab, in a real browser', () => {
 		await second.close();
 	});
 
+	/** The chat whose first question is `text`, and what it stored and billed. */
+	async function chatAsked(text: string) {
+		const [row] = await sql`select chat_id from chat_message
+			where role = 'user' and parts::text like ${`%${text}%`}`;
+		const chatId: string = row.chat_id;
+		const replies = await storedReplies(chatId);
+		const usage = await sql`select t.amount from credit_transaction t
+			join chat_message m on m.id = t.metadata->>'messageId'
+			where t.type = 'usage' and m.chat_id = ${chatId}`;
+		return { chatId, replies, usage };
+	}
+
+	it('Retry after a lost connection shows the reply the server finished: not asked or billed again', async () => {
+		const page = await open('/dashboard/chat');
+		// The request reaches the server, which runs the whole reply; the answer never arrives.
+		await page.route('**/api/chat', async (route) => {
+			if (route.request().method() !== 'POST') return route.continue();
+			const response = await route.fetch();
+			await response.body();
+			await route.abort('connectionreset');
+		});
+		await ask(page, 'A question whose answer gets lost');
+		const error = page.getByTestId('chat-error');
+		await page.getByText('Connection lost').waitFor({ timeout: 30_000 });
+		await page.unrouteAll();
+		const before = await chatAsked('A question whose answer gets lost');
+		expect(before.replies).toHaveLength(1);
+		expect(before.usage).toHaveLength(1);
+
+		await error.getByRole('button', { name: 'Retry' }).click();
+		await expect.poll(() => replyText(page), { timeout: 15_000 }).toContain(DEMO_END);
+		await expect(error.count()).resolves.toBe(0);
+		await page.waitForURL(CHAT_PATH);
+		await page.getByTestId('receipt').waitFor();
+		const after = await chatAsked('A question whose answer gets lost');
+		expect(after.replies.map((r) => r.id)).toEqual(before.replies.map((r) => r.id));
+		expect(after.usage).toEqual(before.usage);
+		await page.close();
+	});
+
+	it('Retry after a connection that never reached the server asks once', async () => {
+		const page = await open('/dashboard/chat');
+		await page.route('**/api/chat', (route) =>
+			route.request().method() === 'POST' ? route.abort('failed') : route.continue()
+		);
+		await ask(page, 'A question that never left');
+		const error = page.getByTestId('chat-error');
+		await page.getByText('Connection lost').waitFor();
+		await page.unrouteAll();
+		await error.getByRole('button', { name: 'Retry' }).click();
+		await page.waitForURL(CHAT_PATH, { timeout: 30_000 });
+		await expect.poll(() => replyText(page), { timeout: 30_000 }).toContain(DEMO_END);
+		await page.getByTestId('receipt').waitFor();
+		const { replies, usage } = await chatAsked('A question that never left');
+		expect(replies).toHaveLength(1);
+		// Billed once, for that one reply (a row per package it drew on).
+		expect(usage.length).toBeGreaterThanOrEqual(1);
+		expect(usage.every((u) => u.amount < 0)).toBe(true);
+		await page.close();
+	});
+
 	it('Regenerate at 0 credits keeps the last paid reply on screen and says why', async () => {
 		const ownContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
 		const page = await ownContext.newPage();

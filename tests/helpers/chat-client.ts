@@ -100,10 +100,12 @@ export async function sendChat(
  */
 export async function resumeChat(
 	client: HttpClient,
-	chatId: string
+	chatId: string,
+	options: { after?: string } = {}
 ): Promise<ChatResult & { firstDeltaAt: number | null; endedAt: number }> {
 	const started = Date.now();
-	const response = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stream`);
+	const after = options.after ? `?after=${encodeURIComponent(options.after)}` : '';
+	const response = await client.request(`/api/chat/${encodeURIComponent(chatId)}/stream${after}`);
 	const chunks: ChatResult['chunks'] = [];
 	let text = '';
 	let firstDeltaAt: number | null = null;

@@ -137,6 +137,34 @@ describe('replies that outlive the tab', () => {
 		expect(await usageRows(userId)).toHaveLength(1);
 	});
 
+	it('a finished reply is replayed from storage only when asked for by its question (?after=)', async () => {
+		const { client, userId } = await user();
+		const chatId = `after-${Date.now()}`;
+		const reply = await sendChat(client, { model: 'small', chatId });
+		await settledHolds(userId);
+		await runStatus(chatId);
+		const [question] = await sql`select id from chat_message
+			where chat_id = ${chatId} and role = 'user'`;
+		const [stored] = await sql`select id from chat_message
+			where chat_id = ${chatId} and role = 'assistant'`;
+
+		expect((await resumeChat(client, chatId)).status).toBe(204);
+		const replay = await resumeChat(client, chatId, { after: question.id });
+		expect(replay.status).toBe(200);
+		expect(replay.text).toBe(reply.text);
+		expect(replay.chunks[0]).toEqual({ type: 'start', messageId: stored.id });
+		// Not a question of this chat, or the reply's own id: nothing to replay.
+		expect((await resumeChat(client, chatId, { after: stored.id })).status).toBe(204);
+		expect((await resumeChat(client, chatId, { after: 'no-such-question' })).status).toBe(204);
+		expect((await resumeChat(client, chatId, { after: 'x'.repeat(500) })).status).toBe(204);
+		// Another user asking by the same question id: the chat is not theirs.
+		const intruder = await user();
+		expect((await resumeChat(intruder.client, chatId, { after: question.id })).status).toBe(404);
+		// Replaying bills nothing and starts nothing.
+		expect(await usageRows(userId)).toHaveLength(1);
+		expect(upstream.requests).toHaveLength(1);
+	});
+
 	it('Stop mid-reply ends it within a second, bills what was produced and marks it stopped', async () => {
 		const { client, userId } = await user();
 		const chatId = `stop-${Date.now()}`;

@@ -1,7 +1,7 @@
 import type { UIMessageChunk } from 'ai';
 import type { Db } from '../db/client';
 import { AppError } from '../errors';
-import { findChat } from './history';
+import { chatMessages, findChat, isChatId, textOfParts } from './history';
 import { activeRun, followStored, requestStop, storedRun, subscribe } from './runs';
 
 const notFound = () => new AppError(404, 'chat_not_found', 'This chat does not exist.');
@@ -13,15 +13,46 @@ const notFound = () => new AppError(404, 'chat_not_found', 'This chat does not e
  */
 export async function runningReplyStream(
 	db: Db,
-	input: { chatId: string; userId: string }
+	input: { chatId: string; userId: string; after?: string | null }
 ): Promise<ReadableStream<UIMessageChunk> | null> {
 	const chat = await findChat(db, input.chatId, input.userId);
 	if (!chat) throw notFound();
 	const local = activeRun(chat.id);
 	if (local) return subscribe(local);
 	const stored = await storedRun(db, chat.id);
-	if (!stored || stored.status !== 'running' || stored.lost) return null;
-	return followStored(db, stored);
+	if (stored && stored.status === 'running' && !stored.lost) return followStored(db, stored);
+	return input.after ? storedReplyStream(db, chat.id, input.after) : null;
+}
+
+/**
+ * The reply stored right after the question `after`, as one stream, or null. A tab whose
+ * connection dropped (Retry after "Connection lost") asks for it: the reply went on without it,
+ * and showing the stored one is what it missed, where asking again would make (and bill) another.
+ */
+async function storedReplyStream(
+	db: Db,
+	chatId: string,
+	after: string
+): Promise<ReadableStream<UIMessageChunk> | null> {
+	if (!isChatId(after)) return null;
+	const messages = await chatMessages(db, chatId);
+	const at = messages.findIndex((m) => m.id === after && m.role === 'user');
+	const reply = at >= 0 ? messages[at + 1] : undefined;
+	if (!reply || reply.role !== 'assistant') return null;
+	const textId = `${reply.id}-text`;
+	const chunks: UIMessageChunk[] = [
+		{ type: 'start', messageId: reply.id },
+		{ type: 'text-start', id: textId },
+		{ type: 'text-delta', id: textId, delta: textOfParts(reply.parts) },
+		{ type: 'text-end', id: textId },
+		{ type: 'finish' }
+	];
+	return new ReadableStream({
+		start(controller) {
+			for (const chunk of chunks) controller.enqueue(chunk);
+			controller.close();
+		}
+	});
 }
 
 /**
