@@ -18,10 +18,10 @@ export interface PackageView {
 	status: PackageStatus;
 	expiresAt: string | null;
 	createdAt: string;
-	/** Credits it may give per UTC day (a plan pool); null = no limit. */
-	dailyLimit: number | null;
-	/** With a daily limit: what it may still give today (0 while frozen); else null. */
-	todayRemaining: number | null;
+	/** Credits it may give per UTC day (a plan pool); absent = no limit. */
+	dailyLimit?: number;
+	/** With a daily limit: what it may still give today (0 while frozen). */
+	todayRemaining?: number;
 }
 
 export interface BalanceView {
@@ -82,8 +82,10 @@ export async function balanceOf(db: Db, userId: string, now = new Date()): Promi
 			status: packageStatus(pkg, now),
 			expiresAt: pkg.expiresAt?.toISOString() ?? null,
 			createdAt: pkg.createdAt.toISOString(),
-			dailyLimit: pkg.dailyLimit,
-			todayRemaining: pkg.dailyLimit === null ? null : (rooms.get(pkg.id) ?? 0),
+			// Only plan pools carry these, so other packages read as they always did.
+			...(pkg.dailyLimit === null
+				? {}
+				: { dailyLimit: pkg.dailyLimit, todayRemaining: rooms.get(pkg.id) ?? 0 }),
 			order: pkg
 		}))
 		.sort((a, b) => rank(a.status) - rank(b.status) || byExpiry(a.order, b.order))
