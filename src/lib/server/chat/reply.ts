@@ -79,11 +79,11 @@ const replyInProgress = () =>
 /**
  * Starts a metered reply and streams it. Credits for the worst case are reserved before the
  * model is called (less what an active membership's fair-use allowance covers) and the output is
- * capped to what the hold can pay for. The reply runs on the
- * server (see runs.ts): the response is only its first listener, so a closed tab does not stop
- * it; Stop (POST /api/chat/{id}/stop) does. When it ends — finished, stopped or failed — the
- * real cost is settled exactly once (or the hold voided if the upstream failed before producing
- * anything).
+ * capped to what the hold can pay for. The reply runs on the server (see runs.ts): the response
+ * is only its first listener, so a closed tab does not stop it; Stop (POST /api/chat/{id}/stop)
+ * does. When it ends — finished, stopped or failed — the real cost is settled exactly once (or
+ * the hold voided if the upstream failed before producing anything); tokens the membership paid
+ * for are written as a zero-credit usage row.
  */
 export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promise<Response> {
 	const { db, config, models } = deps;

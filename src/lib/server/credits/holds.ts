@@ -73,7 +73,7 @@ export async function reserve(
 			? { upTo: input.upTo, chatId: input.chatId ?? null, membership }
 			: { upTo: input.upTo, chatId: input.chatId ?? null }
 	};
-	return withAccountLock(db, input.userId, (tx) =>
+	const result = await withAccountLock(db, input.userId, (tx) =>
 		once(tx, op, async (): Promise<ReserveResult> => {
 			if (input.maxPending !== undefined) {
 				const pending = await pendingHoldCount(tx, input.userId);
@@ -120,6 +120,8 @@ export async function reserve(
 			return { holdId: hold.id, amount, membershipTokens, expiresAt: expiresAt.toISOString() };
 		})
 	);
+	// A result stored before memberships existed has no membershipTokens.
+	return { ...result, membershipTokens: result.membershipTokens ?? 0 };
 }
 
 export interface SettleInput {
