@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import {
+	adjust,
 	balanceOf,
 	grant,
 	LedgerError,
@@ -11,6 +12,8 @@ import {
 	sweep,
 	voidHold
 } from '../../src/lib/server/credits';
+import { spend } from '../../src/lib/server/credits/ledger';
+import { withAccountLock } from '../../src/lib/server/credits/transaction';
 import type { Db } from '../../src/lib/server/db/client';
 import {
 	billingSubscription,
@@ -201,6 +204,52 @@ describe.each(databaseKinds)('plan pools and memberships in the ledger on %s', (
 		await settle(db(), { holdId: again.holdId, cost: 30, now: dayAt(1) });
 		expect(Object.fromEntries(await usageOn(db(), userId, dayAt(1)))).toEqual({
 			[pool.packageId]: 30
+		});
+		await expectNoDrift(db(), userId);
+	});
+
+	it('spend() of a reply honours rooms; an admin subtraction may take from any package that counts', async () => {
+		const userId = await createUser(db());
+		const pool = await grantPool(db(), userId, { credits: 20, dailyLimit: 4, days: 5 });
+		const frozen = await grantPool(db(), userId, { credits: 10, days: 6, name: 'Frozen' });
+		const pack = await grantPool(db(), userId, { credits: 10, name: 'Pack' });
+		await freeze(db(), frozen.packageId, dayAt(0, 1));
+		const spent = await withAccountLock(db(), userId, (tx) =>
+			spend(tx, {
+				userId,
+				amount: 7,
+				key: `${userId}:spend`,
+				now: dayAt(0),
+				type: 'usage',
+				description: 'Reply',
+				spendableOnly: true
+			})
+		);
+		expect(spent.packageIds).toEqual([pool.packageId, pack.packageId]);
+		expect(spent.balanceAfter).toBe(33);
+		expect(Object.fromEntries(await usageOn(db(), userId, dayAt(0)))).toEqual({
+			[pool.packageId]: 4,
+			[pack.packageId]: 3
+		});
+		// An admin's correction is not a reply: it takes in spend order from what counts.
+		const adjusted = await adjust(db(), {
+			userId,
+			mode: 'subtract',
+			credits: 20,
+			reason: 'Correction',
+			actor: 'test',
+			key: `${userId}:adjust`,
+			now: dayAt(0)
+		});
+		expect(adjusted).toMatchObject({ delta: -20, balanceAfter: 13 });
+		const left = await db()
+			.select({ id: creditPackage.id, remaining: creditPackage.remainingCredits })
+			.from(creditPackage)
+			.where(eq(creditPackage.userId, userId));
+		expect(Object.fromEntries(left.map((p) => [p.id, p.remaining]))).toEqual({
+			[pool.packageId]: 0,
+			[frozen.packageId]: 6,
+			[pack.packageId]: 7
 		});
 		await expectNoDrift(db(), userId);
 	});
