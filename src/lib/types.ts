@@ -36,6 +36,9 @@ export interface ReplyReceipt {
 	totalTokens: number;
 	credits: number;
 	packages: { id: string; name: string; credits: number }[];
+	/** The membership paid for (some of) it: `membershipTokens` tokens at 0 credits. */
+	membership?: boolean;
+	membershipTokens?: number;
 	aborted: boolean;
 	error?: string;
 }

@@ -41,6 +41,17 @@ describe('readConfig', () => {
 		expect(() => readConfig({ SIGNUP_BONUS_CREDITS: '-3' })).toThrow(/SIGNUP_BONUS_CREDITS/);
 	});
 
+	it('gives a membership 200,000 fair-use tokens a day unless MEMBERSHIP_DAILY_TOKENS says otherwise', () => {
+		expect(readConfig({}).chat.membershipDailyTokens).toBe(200_000);
+		expect(readConfig({ MEMBERSHIP_DAILY_TOKENS: '500' }).chat.membershipDailyTokens).toBe(500);
+		expect(readConfig({ MEMBERSHIP_DAILY_TOKENS: '' }).chat.membershipDailyTokens).toBe(200_000);
+		expect(() => readConfig({ MEMBERSHIP_DAILY_TOKENS: '-1' })).toThrow(/MEMBERSHIP_DAILY_TOKENS/);
+		expect(() => readConfig({ MEMBERSHIP_DAILY_TOKENS: '1.5' })).toThrow(/MEMBERSHIP_DAILY_TOKENS/);
+		expect(() => readConfig({ MEMBERSHIP_DAILY_TOKENS: '1e12' })).toThrow(
+			/MEMBERSHIP_DAILY_TOKENS/
+		);
+	});
+
 	it('keeps mail in .data/mail and asks for no verification without SMTP_URL', () => {
 		const config = readConfig({});
 		expect(config.mail).toEqual({

@@ -78,11 +78,12 @@ const replyInProgress = () =>
 
 /**
  * Starts a metered reply and streams it. Credits for the worst case are reserved before the
- * model is called and the output is capped to what the hold can pay for. The reply runs on the
- * server (see runs.ts): the response is only its first listener, so a closed tab does not stop
- * it; Stop (POST /api/chat/{id}/stop) does. When it ends — finished, stopped or failed — the
- * real cost is settled exactly once (or the hold voided if the upstream failed before producing
- * anything).
+ * model is called (less what an active membership's fair-use allowance covers) and the output is
+ * capped to what the hold can pay for. The reply runs on the server (see runs.ts): the response
+ * is only its first listener, so a closed tab does not stop it; Stop (POST /api/chat/{id}/stop)
+ * does. When it ends — finished, stopped or failed — the real cost is settled exactly once (or
+ * the hold voided if the upstream failed before producing anything); tokens the membership paid
+ * for are written as a zero-credit usage row.
  */
 export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promise<Response> {
 	const { db, config, models } = deps;
@@ -134,10 +135,14 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		[...earlier, { id: question.id, role: 'user', text: question.text }],
 		config.historyTokens
 	);
-	const worstCase = creditsForTokens(inputEstimate + config.maxOutputTokens, model.rate);
+	const worstTokens = inputEstimate + config.maxOutputTokens;
+	// A member's reply is paid from today's fair-use allowance first: reserve() reads the
+	// membership and what is left of the allowance under the account lock, sets aside up to the
+	// worst case of it and wants credits only for the rest (none: a member with no credits chats).
 	const hold = await reserve(db, {
 		userId: request.userId,
-		upTo: worstCase,
+		upTo: creditsForTokens(worstTokens, model.rate),
+		membership: { tokens: worstTokens, cap: config.membershipDailyTokens, rate: model.rate },
 		key: `reply:${generateId()}`,
 		chatId: request.chatId,
 		description: 'Reply in progress',
@@ -145,8 +150,11 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	});
 	const maxOutputTokens = Math.min(
 		config.maxOutputTokens,
-		tokensForCredits(hold.amount, model.rate) - inputEstimate
+		hold.membershipTokens + tokensForCredits(hold.amount, model.rate) - inputEstimate
 	);
+	/** Credits owed for `tokens`: those beyond the membership's set-aside allowance. */
+	const creditsOwed = (tokens: number) =>
+		creditsForTokens(Math.max(0, tokens - hold.membershipTokens), model.rate);
 	if (maxOutputTokens < 1) {
 		await voidHold(db, { holdId: hold.holdId });
 		throw new AppError(
@@ -225,12 +233,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			const added = await countTokensSliced(streamed.slice(countedChars, upTo));
 			countedTokens += added + (countedChars > 0 ? CUT_MARGIN : 0);
 			countedChars = upTo;
-			if (!done)
-				await recordOwed(
-					db,
-					hold.holdId,
-					creditsForTokens(inputEstimate + countedTokens, model.rate)
-				);
+			if (!done) await recordOwed(db, hold.holdId, creditsOwed(inputEstimate + countedTokens));
 		} finally {
 			counting = false;
 		}
@@ -265,7 +268,8 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		const totalTokens = inputTokens + outputTokens;
 		const settled = await settle(db, {
 			holdId: hold.holdId,
-			cost: creditsForTokens(totalTokens, model.rate),
+			cost: creditsOwed(totalTokens),
+			membershipTokens: Math.min(totalTokens, hold.membershipTokens),
 			description: `Reply in ${chat.title}`,
 			metadata: {
 				model: model.id,
@@ -285,6 +289,9 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			totalTokens,
 			credits: settled.charged,
 			packages: await packagesDrawn(db, settled.transactionIds),
+			...(settled.membershipTokens > 0
+				? { membership: true, membershipTokens: settled.membershipTokens }
+				: {}),
 			aborted: outcome.aborted,
 			...(outcome.error ? { error: outcome.error } : {})
 		};

@@ -66,6 +66,19 @@ describe('allocate', () => {
 		expect(allocate([], 1, now)).toEqual([]);
 	});
 
+	it("takes at most a package's room and skips one with none (frozen, daily limit reached)", () => {
+		const packages = [
+			{ ...pkg('limited', 10, 1), room: 3 },
+			{ ...pkg('frozen', 10, 2), room: 0 },
+			pkg('rest', 10, null)
+		];
+		expect(allocate(packages, 8, now)).toEqual([
+			{ packageId: 'limited', credits: 3 },
+			{ packageId: 'rest', credits: 5 }
+		]);
+		expect(allocate(packages.slice(0, 2), 8, now)).toEqual([{ packageId: 'limited', credits: 3 }]);
+	});
+
 	it('orders consistently (the comparator is antisymmetric)', () => {
 		const a = pkg('a', 1, 3);
 		const b = pkg('b', 1, null);

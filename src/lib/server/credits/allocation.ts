@@ -4,6 +4,8 @@ export interface SpendablePackage {
 	remainingCredits: number;
 	expiresAt: Date | null;
 	createdAt: Date;
+	/** What it may give now when less than its credits (a daily limit, frozen); default all. */
+	room?: number;
 }
 
 export interface Allocation {
@@ -28,18 +30,18 @@ export function compareSpendOrder(a: SpendablePackage, b: SpendablePackage): num
 
 /**
  * Takes `amount` credits from the packages in spend order, skipping expired and empty ones.
- * Returns one allocation per package touched; never takes more than a package holds, so the
- * total is less than `amount` only when the packages do not hold enough.
+ * Returns one allocation per package touched; never takes more than a package holds (nor more
+ * than its `room`), so the total is less than `amount` only when the packages do not hold enough.
  */
 export function allocate(packages: SpendablePackage[], amount: number, now: Date): Allocation[] {
 	const allocations: Allocation[] = [];
 	let left = amount;
 	const usable = packages
-		.filter((pkg) => pkg.remainingCredits > 0 && !isExpired(pkg, now))
+		.filter((pkg) => pkg.remainingCredits > 0 && !isExpired(pkg, now) && (pkg.room ?? 1) > 0)
 		.sort(compareSpendOrder);
 	for (const pkg of usable) {
 		if (left <= 0) break;
-		const credits = Math.min(left, pkg.remainingCredits);
+		const credits = Math.min(left, pkg.remainingCredits, pkg.room ?? Infinity);
 		allocations.push({ packageId: pkg.id, credits });
 		left -= credits;
 	}

@@ -3,7 +3,9 @@ import type { Db } from '../db/client';
 import { creditHold } from '../db/schema';
 import { LedgerError } from './errors';
 import { once } from './idempotency';
-import { balanceAt, reservedBy } from './ledger';
+import { availableAt } from './ledger';
+import { activeMembership, membershipTokensToday } from './membership';
+import { creditsForTokens } from './pricing';
 import { pgErrorCode, withAccountLock, type Executor, type Tx } from './transaction';
 
 export const MIN_HOLD = 1;
@@ -13,6 +15,15 @@ export interface ReserveInput {
 	userId: string;
 	/** The most credits wanted; the hold takes min(upTo, available). */
 	upTo: number;
+	/**
+	 * A reply a membership may pay for: `tokens` is its worst case. While the user's membership is
+	 * active, min(tokens, what is left of today's fair-use `cap`) is set aside as the hold's
+	 * `membershipTokens` (counted with the other pending holds, under the account lock, so
+	 * concurrent replies cannot pass the cap together), and credits are wanted only for the rest
+	 * (at `rate` credits per 1,000 tokens, and never more than `upTo`). A hold may then take 0
+	 * credits: a member with no credits can still chat within the allowance.
+	 */
+	membership?: { tokens: number; cap: number; rate: number };
 	key: string;
 	chatId?: string | null;
 	description?: string;
@@ -25,12 +36,15 @@ export interface ReserveInput {
 export interface ReserveResult {
 	holdId: string;
 	amount: number;
+	/** Tokens of the membership's daily allowance set aside (0 without a membership). */
+	membershipTokens: number;
 	expiresAt: string;
 }
 
 /**
  * Sets credits aside for work in progress (a reply): min(upTo, available), refused with
- * `insufficient_credits` when that is below one credit.
+ * `insufficient_credits` when that is below one credit and no membership allowance covers it.
+ * Available = credits spendable now (not frozen, within today's daily limits) less pending holds.
  */
 export async function reserve(
 	db: Db,
@@ -40,13 +54,26 @@ export async function reserve(
 	if (!Number.isInteger(input.upTo) || input.upTo < MIN_HOLD) {
 		throw new LedgerError('invalid_amount', 'A hold must ask for at least one whole credit.');
 	}
+	const membership = input.membership;
+	if (
+		membership &&
+		(!Number.isInteger(membership.tokens) ||
+			membership.tokens < 0 ||
+			!Number.isInteger(membership.cap) ||
+			membership.cap < 0 ||
+			!(membership.rate >= 0))
+	) {
+		throw new LedgerError('invalid_amount', 'A membership hold needs whole token counts.');
+	}
 	const op = {
 		key: input.key,
 		userId: input.userId,
 		name: 'reserve',
-		args: { upTo: input.upTo, chatId: input.chatId ?? null }
+		args: membership
+			? { upTo: input.upTo, chatId: input.chatId ?? null, membership }
+			: { upTo: input.upTo, chatId: input.chatId ?? null }
 	};
-	return withAccountLock(db, input.userId, (tx) =>
+	const result = await withAccountLock(db, input.userId, (tx) =>
 		once(tx, op, async (): Promise<ReserveResult> => {
 			if (input.maxPending !== undefined) {
 				const pending = await pendingHoldCount(tx, input.userId);
@@ -58,10 +85,19 @@ export async function reserve(
 					);
 				}
 			}
-			const balance = await balanceAt(tx, input.userId, now);
-			const available = Math.max(0, balance - (await reservedBy(tx, input.userId)));
-			const amount = Math.min(input.upTo, available);
-			if (amount < MIN_HOLD) {
+			const { balance, available } = await availableAt(tx, input.userId, now);
+			let membershipTokens = 0;
+			let wanted = input.upTo;
+			if (membership && (await activeMembership(tx, input.userId, now))) {
+				const used = await membershipTokensToday(tx, input.userId, now);
+				membershipTokens = Math.min(membership.tokens, Math.max(0, membership.cap - used));
+				wanted = Math.min(
+					input.upTo,
+					creditsForTokens(membership.tokens - membershipTokens, membership.rate)
+				);
+			}
+			const amount = Math.min(wanted, available);
+			if (membershipTokens === 0 && amount < MIN_HOLD) {
 				throw new LedgerError('insufficient_credits', 'You have no credits left.', {
 					balance,
 					available
@@ -73,6 +109,7 @@ export async function reserve(
 				.values({
 					userId: input.userId,
 					amount,
+					membershipTokens,
 					chatId: input.chatId ?? null,
 					description: input.description ?? 'Reply in progress',
 					idempotencyKey: input.key,
@@ -80,15 +117,22 @@ export async function reserve(
 					createdAt: now
 				})
 				.returning({ id: creditHold.id });
-			return { holdId: hold.id, amount, expiresAt: expiresAt.toISOString() };
+			return { holdId: hold.id, amount, membershipTokens, expiresAt: expiresAt.toISOString() };
 		})
 	);
+	// A result stored before memberships existed has no membershipTokens.
+	return { ...result, membershipTokens: result.membershipTokens ?? 0 };
 }
 
 export interface SettleInput {
 	holdId: string;
-	/** The real cost in credits. */
+	/** The real cost in credits (of the tokens the membership did not pay for). */
 	cost: number;
+	/**
+	 * Tokens the membership paid for (at most the hold's `membershipTokens`): written as one
+	 * usage row of 0 credits with `membershipTokens` in its metadata.
+	 */
+	membershipTokens?: number;
 	description?: string;
 	/** Written on every usage row (tokens, model, chat and message ids, …). */
 	metadata?: Record<string, unknown>;
@@ -101,6 +145,8 @@ export interface SettleResult {
 	charged: number;
 	/** Cost that could not be charged because the balance ran out (recorded in metadata). */
 	shortfall: number;
+	/** Tokens the membership paid for (its zero-credit usage row), 0 for none. */
+	membershipTokens: number;
 	balanceAfter: number;
 	transactionIds: number[];
 	packageIds: string[];
@@ -117,11 +163,16 @@ export async function settle(
 	if (!Number.isInteger(input.cost) || input.cost < 0 || input.cost > MAX_COST) {
 		throw new LedgerError('invalid_amount', 'A cost must be a whole number of credits, 0 or more.');
 	}
+	const membershipTokens = input.membershipTokens ?? 0;
+	if (!Number.isInteger(membershipTokens) || membershipTokens < 0 || membershipTokens > MAX_COST) {
+		throw new LedgerError('invalid_amount', 'Membership tokens must be a whole number, 0 or more.');
+	}
 	if (!UUID.test(input.holdId)) throw holdNotFound(input.holdId);
 	return settleHold(db, {
 		userId: null,
 		holdId: input.holdId,
 		cost: input.cost,
+		membershipTokens,
 		key: input.key ?? `settle:${input.holdId}`,
 		description: input.description,
 		metadata: input.metadata,
@@ -134,6 +185,8 @@ export interface SettleHoldInput {
 	userId: string | null;
 	holdId: string;
 	cost: number;
+	/** Tokens the membership paid for; more than the hold set aside is cut to what it set aside. */
+	membershipTokens?: number;
 	key: string;
 	/** Defaults to the hold's own description. */
 	description?: string;
@@ -143,7 +196,7 @@ export interface SettleHoldInput {
 
 /**
  * Settles a pending hold with one call of the database function `credit_settle`
- * (drizzle/0004_credit_settle_function.sql): it takes the locks, checks the key, charges and
+ * (drizzle/0014_credit_settle_pools.sql, first written in 0004): it takes the locks, checks the key, charges and
  * resolves the hold, in the caller's transaction or in a statement of its own. Its refusals
  * come back as the same LedgerErrors as everywhere else in the ledger.
  */
@@ -156,13 +209,15 @@ export async function settleHold(
 			userId: input.userId,
 			holdId: input.holdId,
 			cost: input.cost,
+			membershipTokens: input.membershipTokens ?? 0,
 			key: input.key,
 			description: input.description ?? null,
 			metadata: input.metadata ? JSON.stringify(input.metadata) : null,
 			// As text: drizzle sets postgres.js up to pass timestamp parameters through untouched.
 			now: input.now.toISOString()
 		});
-		return row.result;
+		// A result stored before memberships existed has no membershipTokens.
+		return { ...row.result, membershipTokens: row.result.membershipTokens ?? 0 };
 	} catch (error) {
 		throw settleRefusal(error, input) ?? error;
 	}
@@ -187,7 +242,7 @@ function prepareSettleStatement(executor: Executor) {
 	return executor
 		.select({ result: sql<SettleResult & { replayed: boolean }>`result` })
 		.from(
-			sql`credit_settle(${p('userId')}::text, ${p('holdId')}::uuid, ${p('cost')}::integer, ${p('key')}::text, ${p('description')}::text, ${p('metadata')}::jsonb, ${p('now')}::timestamptz) as result`
+			sql`credit_settle(${p('userId')}::text, ${p('holdId')}::uuid, ${p('cost')}::integer, ${p('membershipTokens')}::integer, ${p('key')}::text, ${p('description')}::text, ${p('metadata')}::jsonb, ${p('now')}::timestamptz) as result`
 		)
 		.prepare('credit_settle');
 }

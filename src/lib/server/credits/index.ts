@@ -39,11 +39,19 @@ export {
 	recordOwed,
 	MIN_HOLD,
 	type ReserveInput,
+	type ReserveResult,
 	type SettleInput,
 	type SettleResult
 } from './holds';
 // Conditions, not queries: for reports that sum balances in SQL over many users.
 export { countsAt, pendingHoldsOf } from './ledger';
+export { spendableAt, utcDayOf } from './daily-limit';
+export {
+	membershipOf,
+	membershipTokensToday,
+	subscriptionActiveAt,
+	MEMBERSHIP_TOKENS_KEY
+} from './membership';
 export { creditsForTokens, tokensForCredits } from './pricing';
 export { revokeFromPackage, type RevokeInput, type RevokeResult } from './revoke';
 export { pgErrorCode } from './transaction';

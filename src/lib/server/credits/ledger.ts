@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, gte, isNull, or, sql, sum, type AnyColumn } from 'drizzle-orm';
+import { and, eq, gt, gte, isNull, or, sql, sum, type AnyColumn } from 'drizzle-orm';
 import { creditHold, creditPackage, creditTransaction, type transactionTypes } from '../db/schema';
 import { allocate } from './allocation';
+import { packagesWithRoom } from './daily-limit';
 import type { Executor, Tx } from './transaction';
 
 export type TransactionType = (typeof transactionTypes)[number];
@@ -52,6 +53,23 @@ export async function reservedBy(tx: Executor, userId: string): Promise<number> 
 }
 
 /**
+ * What a new reply may set aside at `now`: credits spendable now (not frozen, within today's
+ * daily limits) less what pending holds set aside, never below 0. The balance (`balanceAt`)
+ * also counts frozen and daily-limited credits: they are the user's, just not spendable now.
+ */
+export async function availableAt(
+	tx: Executor,
+	userId: string,
+	now: Date
+): Promise<{ balance: number; spendable: number; reserved: number; available: number }> {
+	const packages = await packagesWithRoom(tx, userId, now);
+	const balance = packages.reduce((total, pkg) => total + pkg.remainingCredits, 0);
+	const spendable = packages.reduce((total, pkg) => total + pkg.room, 0);
+	const reserved = await reservedBy(tx, userId);
+	return { balance, spendable, reserved, available: Math.max(0, spendable - reserved) };
+}
+
+/**
  * Appends ledger rows for one operation, in order. `balanceBefore` is the balance before the
  * first row; each row records the balance it produced. Keys are `<operation key>#<n>`.
  */
@@ -86,7 +104,9 @@ export async function appendEntries(
 /**
  * Takes `amount` credits from the user's packages in spend order (soonest expiry first),
  * writing one ledger row per package touched. The caller has checked that the balance covers
- * it and holds the account lock; packages are locked here in spend order.
+ * it and holds the account lock; packages are locked here in spend order. With `spendableOnly`
+ * (what a reply spends) frozen packages are skipped and a daily-limited one gives at most its
+ * room today; without it (an admin's correction) every package that counts may be taken from.
  */
 export async function spend(
 	tx: Tx,
@@ -98,26 +118,17 @@ export async function spend(
 		type: TransactionType;
 		description: string;
 		metadata?: Record<string, unknown>;
+		spendableOnly?: boolean;
 	}
 ): Promise<{ transactionIds: number[]; balanceAfter: number; packageIds: string[] }> {
 	const { userId, amount, now } = options;
-	const packages = await tx
-		.select({
-			id: creditPackage.id,
-			remainingCredits: creditPackage.remainingCredits,
-			expiresAt: creditPackage.expiresAt,
-			createdAt: creditPackage.createdAt
-		})
-		.from(creditPackage)
-		.where(countsAt(userId, now))
-		.orderBy(
-			sql`${creditPackage.expiresAt} asc nulls last`,
-			asc(creditPackage.createdAt),
-			asc(creditPackage.id)
-		)
-		.for('update');
+	const packages = await packagesWithRoom(tx, userId, now, { lock: true });
 	const balanceBefore = packages.reduce((total, pkg) => total + pkg.remainingCredits, 0);
-	const allocations = allocate(packages, amount, now);
+	const allocations = allocate(
+		options.spendableOnly ? packages : packages.map(({ room: _room, ...pkg }) => pkg),
+		amount,
+		now
+	);
 	const taken = allocations.reduce((total, a) => total + a.credits, 0);
 	if (taken !== amount) {
 		throw new Error(`spend of ${amount} found only ${taken} credits; the caller must check first`);

@@ -34,6 +34,21 @@ export async function membershipOf(
 	tokenCap: number,
 	now = new Date()
 ): Promise<MembershipView | null> {
+	const membership = await activeMembership(db, userId, now);
+	if (!membership) return null;
+	const tokensToday = await membershipTokensToday(db, userId, now);
+	return {
+		name: membership.name,
+		endsAt: membership.endsAt?.toISOString() ?? null,
+		renews: !membership.cancelAtPeriodEnd,
+		tokensToday,
+		tokenCap,
+		overCap: tokensToday >= tokenCap
+	};
+}
+
+/** The user's membership subscription active at `now` (the latest-ending one), or undefined. */
+export async function activeMembership(db: Executor, userId: string, now: Date) {
 	const [membership] = await db
 		.select({
 			name: billingSubscription.productName,
@@ -50,16 +65,7 @@ export async function membershipOf(
 		)
 		.orderBy(sql`${billingSubscription.currentPeriodEnd} desc nulls first`)
 		.limit(1);
-	if (!membership) return null;
-	const tokensToday = await membershipTokensToday(db, userId, now);
-	return {
-		name: membership.name,
-		endsAt: membership.endsAt?.toISOString() ?? null,
-		renews: !membership.cancelAtPeriodEnd,
-		tokensToday,
-		tokenCap,
-		overCap: tokensToday >= tokenCap
-	};
+	return membership;
 }
 
 /** Tokens the membership paid for today (UTC), plus those pending holds set aside. */

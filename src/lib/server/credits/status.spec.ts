@@ -20,7 +20,12 @@ describe('packageStatus', () => {
 		['expired', pkg(5, 0, 0, past)],
 		['expired', pkg(0, 0, 5, past)],
 		['revoked', pkg(0, 10)],
-		['expired', pkg(0, 3, 4, past)]
+		['expired', pkg(0, 3, 4, past)],
+		['frozen', { ...pkg(5, 0, 0, future), frozenAt: past }],
+		// Frozen says "paused": only while there is something to pause and it still counts.
+		['depleted', { ...pkg(0), frozenAt: past }],
+		['expired', { ...pkg(5, 0, 0, past), frozenAt: past }],
+		['active', { ...pkg(5), frozenAt: null }]
 	] as const)('%s: %o', (status, input) => {
 		expect(packageStatus(input, now)).toBe(status);
 	});

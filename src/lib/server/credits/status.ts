@@ -1,11 +1,13 @@
 import { isExpired } from './allocation';
 
-export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked';
+/** `frozen`: a plan pool whose subscription is not active (spendable again if it resumes). */
+export type PackageStatus = 'active' | 'depleted' | 'expired' | 'revoked' | 'frozen';
 
 /**
  * What users see for a package. A package that still had credits when it expired reads
  * "expired"; one that was used up reads "depleted" even after its date; one that a refund
- * emptied reads "revoked".
+ * emptied reads "revoked"; one with credits that may not be spent while its subscription is not
+ * active reads "frozen".
  */
 export function packageStatus(
 	pkg: {
@@ -13,6 +15,7 @@ export function packageStatus(
 		revokedCredits: number;
 		expiredCredits: number;
 		expiresAt: Date | null;
+		frozenAt?: Date | null;
 	},
 	now: Date
 ): PackageStatus {
@@ -21,5 +24,6 @@ export function packageStatus(
 	}
 	if (isExpired(pkg, now) && (pkg.remainingCredits > 0 || pkg.expiredCredits > 0)) return 'expired';
 	if (pkg.remainingCredits === 0) return 'depleted';
+	if (pkg.frozenAt) return 'frozen';
 	return 'active';
 }

@@ -34,6 +34,7 @@ export async function verify(db: Db, options: { userId?: string } = {}): Promise
 			id: creditTransaction.id,
 			userId: creditTransaction.userId,
 			packageId: creditTransaction.packageId,
+			type: creditTransaction.type,
 			amount: creditTransaction.amount,
 			balanceAfter: creditTransaction.balanceAfter,
 			createdAt: creditTransaction.createdAt
@@ -54,9 +55,20 @@ export async function verify(db: Db, options: { userId?: string } = {}): Promise
 	};
 	for (const pkg of packages) userState(pkg.userId).packages.set(pkg.id, pkg);
 
+	const replayedBalance = (
+		state: { packages: Map<string, CreditPackageRow>; replayed: Map<string, number> },
+		at: Date
+	) =>
+		[...state.replayed].reduce((total, [id, credits]) => {
+			const pkg = state.packages.get(id)!;
+			return isExpired(pkg, at) ? total : total + credits;
+		}, 0);
 	for (const row of transactions) {
 		const state = userState(row.userId);
-		if (!row.packageId || !state.packages.has(row.packageId)) {
+		// A reply a membership paid for: metered at 0 credits, on no package; it records the
+		// balance as it stood.
+		const membershipRow = row.packageId === null && row.type === 'usage' && row.amount === 0;
+		if (!membershipRow && (!row.packageId || !state.packages.has(row.packageId))) {
 			drifts.push({
 				userId: row.userId,
 				transactionId: row.id,
@@ -64,12 +76,11 @@ export async function verify(db: Db, options: { userId?: string } = {}): Promise
 			});
 			continue;
 		}
-		const remaining = (state.replayed.get(row.packageId) ?? 0) + row.amount;
-		state.replayed.set(row.packageId, remaining);
-		const balance = [...state.replayed].reduce((total, [id, credits]) => {
-			const pkg = state.packages.get(id)!;
-			return isExpired(pkg, row.createdAt) ? total : total + credits;
-		}, 0);
+		if (row.packageId) {
+			const remaining = (state.replayed.get(row.packageId) ?? 0) + row.amount;
+			state.replayed.set(row.packageId, remaining);
+		}
+		const balance = replayedBalance(state, row.createdAt);
 		if (balance !== row.balanceAfter) {
 			drifts.push({
 				userId: row.userId,
