@@ -50,7 +50,9 @@ export const actions: Actions = {
 	changePlan: async ({ request, locals }) => {
 		if (!locals.user) error(401, 'Sign in first.');
 		const form = buyForm.safeParse(await readForm(request));
-		if (!form.success) return fail(400, { planError: 'Pick a plan to switch to.' });
+		if (!form.success) {
+			return fail(400, { error: 'Pick a plan to switch to.', action: 'changePlan' as const });
+		}
 		const { database, billing } = await runtime();
 		try {
 			await changePlan(database.db, billing, {
@@ -59,10 +61,14 @@ export const actions: Actions = {
 			});
 		} catch (cause) {
 			if (cause instanceof AppError) {
-				return fail(cause.status, { planError: cause.message, productId: form.data.productId });
+				return fail(cause.status, {
+					error: cause.message,
+					productId: form.data.productId,
+					action: 'changePlan' as const
+				});
 			}
 			throw cause;
 		}
-		return { planChanged: form.data.productId };
+		return { planChanged: form.data.productId, action: 'changePlan' as const };
 	}
 };
