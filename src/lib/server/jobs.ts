@@ -2,7 +2,7 @@ import { grantDueAllocations } from './billing/allocations';
 import { reconcileOrders } from './billing/reconcile';
 import type { Polar } from './billing/polar';
 import { sweep } from './credits';
-import { grantFreeMonthly } from './credits/free-monthly';
+import { grantFreeMonthly, utcMonth } from './credits/free-monthly';
 import type { Db } from './db/client';
 import { pruneRateLimits } from './security/rate-limit';
 
@@ -58,15 +58,23 @@ export function startSweeps(
 		requireVerifiedEmail: true
 	}
 ): () => void {
+	// The UTC month whose free credits this instance has handed out completely: the job then
+	// skips the scan over all users until the month changes (new and newly verified users get
+	// theirs from grantWelcomeCredits).
+	let freeMonthDone: string | null = null;
 	return every('sweep', intervalSeconds, 1000, async () => {
 		const result = await sweep(db);
 		const now = new Date();
 		const allocated = await grantDueAllocations(db, now);
-		const freeMonthly = await grantFreeMonthly(
-			db,
-			{ credits: monthly.freeMonthlyCredits, requireVerifiedEmail: monthly.requireVerifiedEmail },
-			now
-		);
+		let freeMonthly = 0;
+		if (monthly.freeMonthlyCredits > 0 && freeMonthDone !== utcMonth(now)) {
+			freeMonthly = await grantFreeMonthly(
+				db,
+				{ credits: monthly.freeMonthlyCredits, requireVerifiedEmail: monthly.requireVerifiedEmail },
+				now
+			);
+			freeMonthDone = utcMonth(now);
+		}
 		// Spent rate-limit windows are only clutter; dropping them keeps the table small.
 		await pruneRateLimits(db);
 		const report = { ...result, allocated, freeMonthly };

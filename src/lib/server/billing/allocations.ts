@@ -156,7 +156,12 @@ export async function grantDueAllocations(
 		if (fresh.length === 0) break;
 		for (const row of fresh) {
 			seen.add(row.id);
-			granted += await grantDueMonths(db, row.id, row.userId, now);
+			try {
+				granted += await grantDueMonths(db, row.id, row.userId, now);
+			} catch (error) {
+				// One broken allocation must not hold up everyone else's months; it is retried next run.
+				console.error(`[allocations] ${row.id} failed; will retry`, error);
+			}
 		}
 		if (due.length < batch) break;
 	}

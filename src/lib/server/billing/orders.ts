@@ -361,13 +361,13 @@ export async function refundOrder(
 			};
 		}
 		pkg = await packageOfOrder(db, o.id);
-		if (!pkg) throw new Error(`order ${o.id} was granted but has no package`);
 	}
 	const refunded = refundedAmount(o);
 	const key = `polar-refund:${o.id}:${refunded}`;
-	const months = (await stopAllocation(db, o.id, now)) ?? [
-		{ id: pkg.id, initialCredits: pkg.initialCredits, month: null }
-	];
+	// An allocated order's months (month 1 may be missing when it was over before it arrived).
+	const allocated = await stopAllocation(db, o.id, now);
+	if (!allocated && !pkg) throw new Error(`order ${o.id} was granted but has no package`);
+	const months = allocated ?? [{ id: pkg!.id, initialCredits: pkg!.initialCredits, month: null }];
 	const outcome = { revoked: 0, totalRevoked: 0, shortfall: 0 };
 	for (const month of months) {
 		const suffix = month.month && month.month > 1 ? `:month-${month.month}` : '';
@@ -397,7 +397,7 @@ export async function refundOrder(
 			}
 		}
 	}
-	return { outcome: 'revoked', packageId: pkg.id, ...outcome };
+	return { outcome: 'revoked', packageId: pkg?.id ?? months[0]?.id ?? '', ...outcome };
 }
 
 async function bonusOf(db: Db, packageId: string) {
