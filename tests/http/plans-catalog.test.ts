@@ -1,11 +1,12 @@
 import type { models } from '@polar-sh/sdk/2026-10';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditPacks } from '../../config/credit-packs';
 import { plans } from '../../config/plans';
 import { metadataOf, planMetadataOf } from '../../src/lib/server/billing/seed-products';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { HttpClient, signUp } from '../helpers/http-client';
-import { newWebhookSecret, polarOrder, signDelivery } from '../helpers/polar-events';
+import { newWebhookSecret, orderPaid, polarOrder, signDelivery } from '../helpers/polar-events';
 import { startPolarApiServer, type PolarApiServer } from '../helpers/polar-api-server';
 
 const secret = newWebhookSecret();
@@ -23,13 +24,26 @@ function subscriptionCreated(userId: string, product: models.Product) {
 		},
 		subscription: { periodStart: start, periodEnd: new Date(start.getTime() + 30 * 86_400_000) }
 	});
+	return subscriptionEvent('subscription.created', order);
+}
+
+/** A `subscription.*` event of the subscription behind `order`. */
+function subscriptionEvent(
+	type: string,
+	order: models.Order,
+	state: { status?: string; endedAt?: Date } = {}
+) {
 	const s = order.subscription!;
+	const now = new Date();
 	return {
-		type: 'subscription.created',
-		timestamp: start.toISOString(),
+		type,
+		timestamp: now.toISOString(),
 		api_version: '2026-10',
 		data: {
 			...s,
+			status: state.status ?? s.status,
+			ended_at: state.endedAt?.toISOString() ?? null,
+			modified_at: now.toISOString(),
 			custom_field_data: {},
 			customer: order.customer,
 			product: { ...order.product, is_deletable: false, prices: [], benefits: [], medias: [] },
@@ -188,5 +202,75 @@ describe('the public catalog API and plan changes (Polar mode, real SDK against 
 		// A stranger's data request shows no plans.
 		const stranger = await fetch(`${app.url}/dashboard/buy/__data.json`, { redirect: 'manual' });
 		expect(await stranger.text()).not.toContain(monthly.id);
+	});
+});
+
+describe('plans over HTTP: signed webhooks and the free allowance (FREE_MONTHLY_CREDITS=25)', () => {
+	let app: AppServer;
+	let sql: postgres.Sql;
+
+	beforeAll(async () => {
+		app = await startAppServer({ POLAR_WEBHOOK_SECRET: secret, FREE_MONTHLY_CREDITS: '25' });
+		sql = postgres(app.databaseUrl, { max: 1 });
+	});
+	afterAll(async () => {
+		await sql?.end();
+		await app?.stop();
+	});
+
+	const post = (event: unknown) => {
+		const delivery = signDelivery(event, { secret });
+		return fetch(`${app.url}/api/webhooks/polar`, {
+			method: 'POST',
+			headers: delivery.headers,
+			body: delivery.body
+		}).then((response) => response.json());
+	};
+
+	it('gives a new account the signup bonus and this month’s free credits at once', async () => {
+		const { client, userId } = await signUp(app.url, 'free@example.com');
+		expect((await (await client.get('/api/credits')).json()).balance).toBe(8 + 25);
+		const [free] = await sql`select initial_credits, free_month, expires_at
+			from credit_package where user_id = ${userId} and source = 'free_monthly'`;
+		const now = new Date();
+		expect(free).toEqual({
+			initial_credits: 25,
+			free_month: now.toISOString().slice(0, 7),
+			expires_at: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1))
+		});
+	});
+
+	it('grants month 1 of a yearly plan and freezes the pool when the subscription is revoked', async () => {
+		const { client, userId } = await signUp(app.url, 'yearly@example.com');
+		const yearly = plans.find((p) => p.key === 'pro-yearly')!;
+		const start = new Date();
+		const order = polarOrder({
+			userId,
+			product: { name: yearly.name, metadata: planMetadataOf(yearly), recurringInterval: 'year' },
+			billingReason: 'subscription_create',
+			netAmount: yearly.priceAmount,
+			subscription: {
+				periodStart: start,
+				periodEnd: new Date(start.getTime() + 365 * 86_400_000)
+			}
+		});
+		expect(await post(subscriptionEvent('subscription.created', order))).toMatchObject({
+			outcome: 'processed'
+		});
+		expect(await post(orderPaid(order))).toMatchObject({ outcome: 'processed' });
+		const [allocation] = await sql`select months, months_granted, next_at
+			from credit_allocation where user_id = ${userId}`;
+		expect(allocation).toMatchObject({ months: 12, months_granted: 1 });
+		expect(allocation.next_at.getTime()).toBeGreaterThan(start.getTime() + 27 * 86_400_000);
+		expect((await (await client.get('/api/credits')).json()).balance).toBe(8 + 25 + 3000);
+
+		const revoked = await post(
+			subscriptionEvent('subscription.revoked', order, { status: 'canceled', endedAt: new Date() })
+		);
+		expect(revoked).toMatchObject({ outcome: 'processed' });
+		const [pkg] = await sql`select daily_limit, frozen_at from credit_package
+			where user_id = ${userId} and allocation_month = 1`;
+		expect(pkg.daily_limit).toBe(600);
+		expect(pkg.frozen_at).toBeInstanceOf(Date);
 	});
 });
