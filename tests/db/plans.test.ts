@@ -294,9 +294,10 @@ describe.each(databaseKinds)('plans on %s', (kind) => {
 		);
 		expect(await deliver(db(), orderPaid(upgrade), mid)).toMatchObject({ outcome: 'processed' });
 		let packages = await packagesOf(db(), userId);
+		// The difference, 1,000 a month, for the 16 of 30 days left: floor(1000 × 16 / 30).
 		expect(packages.map((p) => [p.initialCredits, p.dailyLimit])).toEqual([
 			[2000, 400],
-			[1000, 600]
+			[533, 600]
 		]);
 		// It lasts as long as the period's credits: the period end plus the grace days.
 		expect(packages[1].expiresAt).toEqual(new Date(periodEnd.getTime() + 7 * DAY));
@@ -324,7 +325,7 @@ describe.each(databaseKinds)('plans on %s', (kind) => {
 		});
 		await deliver(db(), orderPaid(cycle), periodEnd);
 		packages = await packagesOf(db(), userId);
-		expect(packages.map((p) => p.initialCredits)).toEqual([2000, 1000, 2000]);
+		expect(packages.map((p) => p.initialCredits)).toEqual([2000, 533, 2000]);
 		await expectNoDrift(db(), userId);
 	});
 

@@ -195,7 +195,10 @@ export async function grantOrder(
 				productId: o.product.id
 			});
 			if (change.kind !== 'upgrade') return { outcome: 'ignored', reason: change.reason };
-			credits = change.difference;
+			credits = proratedCredits(change.difference, o.subscription, now);
+			if (credits < 1) {
+				return { outcome: 'ignored', reason: 'The upgrade came at the very end of the period.' };
+			}
 			packageName = `${name} (upgrade)`;
 		}
 		const granted = await grant(db, {
@@ -236,9 +239,12 @@ export async function grantOrder(
  * The upgrade and downgrade policy (also in the README). A `subscription_update` order moves a
  * subscription to another plan. Its plan is compared with the subscription's previous plan: by
  * `plan_rank` when both have one, else by credits per month.
- * - Upgrade: the difference in credits per month (new − previous) is granted at once, for the
- *   current period (it expires with the period plus the grace days, with the new plan's daily
- *   limit). Nothing is granted when the new plan has no more credits (e.g. a membership).
+ * - Upgrade: the difference in credits per month (new − previous) for what is left of the
+ *   current period is granted at once: `floor(difference × time left / period length)`, as Polar
+ *   charges the prorated price difference (a full month's difference for a day's charge would let
+ *   an upgrade on the last day of every period buy credits at a fraction of their price). It
+ *   expires with the period plus the grace days and carries the new plan's daily limit. Nothing
+ *   is granted when the new plan has no more credits (e.g. a membership).
  * - Downgrade or same rank: nothing now; the next `subscription_cycle` order grants the new
  *   plan's credits as usual. What the user has keeps its expiry.
  * The previous plan is read from the subscription's newest credit grant (its ledger metadata),
@@ -314,6 +320,25 @@ async function previousPlan(
 		);
 	const plan = planByKey(subscription?.planKey);
 	return plan ? { planRank: plan.rank, creditsPerMonth: plan.creditsPerMonth } : null;
+}
+
+/**
+ * `credits` scaled to the part of the subscription's current period still ahead at `now`
+ * (rounded down); all of them when the order does not say the period.
+ */
+export function proratedCredits(
+	credits: number,
+	subscription:
+		{ current_period_start?: string | null; current_period_end: string } | null | undefined,
+	now: Date
+): number {
+	const start = subscription?.current_period_start
+		? Date.parse(subscription.current_period_start)
+		: NaN;
+	const end = subscription ? Date.parse(subscription.current_period_end) : NaN;
+	if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) return credits;
+	const left = Math.min(Math.max(end - now.getTime(), 0), end - start);
+	return Number((BigInt(credits) * BigInt(Math.round(left))) / BigInt(end - start));
 }
 
 /** A package granted for a subscription already known to be inactive starts frozen. */
