@@ -395,6 +395,24 @@ describe.each(databaseKinds)('plans on %s', (kind) => {
 		expect(theirs.frozenAt).toBeNull();
 	});
 
+	it('stores but does not apply subscription events it cannot trust, with the reason', async () => {
+		const start = new Date('2027-05-01T00:00:00Z');
+		const stranger = polarOrder({
+			userId: null,
+			product: planProduct(monthly),
+			subscription: { periodStart: start, periodEnd: new Date('2027-06-01T00:00:00Z') }
+		});
+		const before = await db().select().from(billingSubscription);
+		const event = subscriptionEvent('subscription.active', stranger, {
+			status: 'active',
+			modifiedAt: start
+		});
+		expect(await deliver(db(), event, start)).toMatchObject({ outcome: 'failed' });
+		const broken = { ...event, data: { ...event.data, status: 42 } };
+		expect(await deliver(db(), broken, start)).toMatchObject({ outcome: 'failed' });
+		expect(await db().select().from(billingSubscription)).toHaveLength(before.length);
+	});
+
 	it('records a membership subscription and grants no credits for its orders', async () => {
 		const userId = await createUser(db());
 		const start = new Date('2027-05-01T00:00:00Z');
