@@ -3,8 +3,10 @@
  * the configured Polar organisation (matched by `key`, stored in the product's metadata as
  * `pack_key`), and test mode (no POLAR_ACCESS_TOKEN) offers exactly these packs.
  *
- * Pricing: 1 USD = 200 credits. `validityDays` null = never expires; subscriptions without it
- * stay valid until the next cycle plus 7 days grace.
+ * Pricing: 1 USD = 200 credits. `validityDays` null = never expires. The bigger packs carry
+ * bonus credits (product metadata `bonus_credits`): a second package of kind `bonus`, granted
+ * with the purchase, same expiry, and revoked in proportion by refunds. Subscriptions are plans
+ * now (config/plans.ts).
  */
 export interface CreditPack {
 	key: string;
@@ -15,37 +17,29 @@ export interface CreditPack {
 	priceAmount: number;
 	currency: 'usd';
 	validityDays: number | null;
-	/** Set for a subscription: one package per paid cycle. */
-	recurringInterval: 'month' | 'year' | null;
+	/** Extra credits granted with it, shown as "+N bonus"; 0 = none. */
+	bonusCredits: number;
+	/** Packs are one-time purchases; recurring offers are plans (config/plans.ts). */
+	recurringInterval: null;
 }
 
-const oneTime = (credits: number): CreditPack => ({
+const oneTime = (credits: number, bonusCredits = 0): CreditPack => ({
 	key: `pack-${credits}`,
 	name: `${credits.toLocaleString('en-US')} credits`,
-	description: `${credits.toLocaleString('en-US')} credits for AI chat replies. Never expire.`,
+	description: `${credits.toLocaleString('en-US')} credits for AI chat replies${bonusCredits ? `, plus ${bonusCredits.toLocaleString('en-US')} bonus` : ''}. Never expire.`,
 	credits,
 	priceAmount: credits / 2, // 200 credits per USD = half a cent each
 	currency: 'usd',
 	validityDays: null,
+	bonusCredits,
 	recurringInterval: null
 });
 
 export const creditPacks: CreditPack[] = [
 	oneTime(200),
 	oneTime(1_000),
-	oneTime(2_000),
-	oneTime(5_000),
-	oneTime(8_000),
-	oneTime(10_000),
-	{
-		key: 'monthly-2000',
-		name: 'Monthly 2,000 credits',
-		description:
-			'2,000 credits every month, each month’s credits valid until the next plus 7 days.',
-		credits: 2_000,
-		priceAmount: 1_000,
-		currency: 'usd',
-		validityDays: null,
-		recurringInterval: 'month'
-	}
+	oneTime(2_000, 200),
+	oneTime(5_000, 750),
+	oneTime(8_000, 1_400),
+	oneTime(10_000, 2_000)
 ];

@@ -1,4 +1,5 @@
 import { creditPacks } from '../../config/credit-packs';
+import { plans } from '../../config/plans';
 import { createPolarClient } from '../lib/server/billing/polar';
 import { seedProducts } from '../lib/server/billing/seed-products';
 import { readConfig } from '../lib/server/config';
@@ -13,8 +14,8 @@ if (!polar)
 	fail('POLAR_ACCESS_TOKEN is not set: create an organization access token in Polar first.');
 const where = config.polar.apiUrl ?? `Polar ${config.polar.server}`;
 try {
-	const result = await seedProducts(polar, creditPacks);
-	console.log(`Credit packs in ${where}:`);
+	const result = await seedProducts(polar, creditPacks, plans);
+	console.log(`Credit packs and plans in ${where}:`);
 	for (const key of result.created) console.log(`  created    ${key}`);
 	for (const key of result.updated) console.log(`  updated    ${key}`);
 	for (const key of result.unchanged) console.log(`  unchanged  ${key}`);

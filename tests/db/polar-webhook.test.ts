@@ -456,12 +456,16 @@ describe.each(databaseKinds)('Polar webhooks on %s', (kind) => {
 			['subscription', 300]
 		]);
 
-		// Cancelling or revoking the subscription grants nothing and takes nothing.
+		// Cancelling or revoking the subscription grants nothing and takes nothing; a revoked
+		// subscription's packages are frozen (not spendable) until it is active again.
 		const before = await rowCounts(db());
 		for (const type of ['subscription.canceled', 'subscription.revoked'] as const) {
 			const signed = signDelivery(subscriptionEnded(type, orders[2]), { secret });
-			expect(await handlePolarWebhook(db(), signed, secret)).toEqual(ok('ignored'));
+			expect(await handlePolarWebhook(db(), signed, secret)).toEqual(ok('processed'));
 			expect(await deliveryOf(db(), signed.webhookId)).toMatchObject({ type, userId });
+			const frozen = (await packagesOf(db(), userId)).filter((p) => p.frozenAt !== null);
+			// Cancelled at the period end: still active. Revoked: ended now.
+			expect(frozen).toHaveLength(type === 'subscription.revoked' ? 3 : 0);
 		}
 		expect(await rowCounts(db())).toEqual({ ...before, deliveries: before.deliveries + 2 });
 		await expectNoDrift(db(), userId);

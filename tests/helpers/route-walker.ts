@@ -10,7 +10,7 @@ import { discoverRoutes, routePath, type HttpMethod, type RouteParam } from './r
 export type Area = 'admin' | 'dashboard' | 'api' | 'public-api' | 'public';
 
 /** APIs that answer signed-out callers on purpose (mirrors `isPublicApi` in hooks.server.ts). */
-const PUBLIC_API_PREFIXES = ['/api/health', '/api/auth/', '/api/webhooks/'];
+const PUBLIC_API_PREFIXES = ['/api/health', '/api/auth/', '/api/webhooks/', '/api/credits/catalog'];
 
 const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../config/credit-packs';
+import { plans } from '../../config/plans';
 import { startAppServer, type AppServer } from '../helpers/app-server';
 import { signUp, signUpAdmin } from '../helpers/http-client';
 import { polarOrder, refunded } from '../helpers/polar-events';
@@ -334,30 +335,55 @@ describe('npm run polar:seed-products', () => {
 			(error) => error as { code: number; stdout: string; stderr: string }
 		);
 
-	it('creates the packs of config/credit-packs.ts once, then updates only what changed', async () => {
+	it('creates the packs and plans of config/ once, then updates only what changed', async () => {
 		const polar = await startPolarApiServer();
+		const offers = creditPacks.length + plans.length;
 		try {
 			const first = await seed(polar);
 			expect(first.code).toBe(0);
-			expect(first.stdout.match(/ created /g)).toHaveLength(creditPacks.length);
-			expect(polar.products).toHaveLength(creditPacks.length);
-			const monthlyPack = creditPacks.find((p) => p.recurringInterval)!;
-			const product = polar.products.find((p) => p.metadata.pack_key === monthlyPack.key)!;
-			expect(product).toMatchObject({
-				name: monthlyPack.name,
-				recurring_interval: 'month',
-				metadata: { pack_key: monthlyPack.key, credits: monthlyPack.credits }
+			expect(first.stdout.match(/ created /g)).toHaveLength(offers);
+			expect(polar.products).toHaveLength(offers);
+			const bonusPack = creditPacks.find((p) => p.bonusCredits > 0)!;
+			expect(polar.products.find((p) => p.metadata.pack_key === bonusPack.key)).toMatchObject({
+				recurring_interval: null,
+				metadata: {
+					pack_key: bonusPack.key,
+					credits: bonusPack.credits,
+					bonus_credits: bonusPack.bonusCredits
+				}
 			});
+			// Monthly and yearly plans are subscriptions; the lifetime plan is one payment.
+			const byPlan = (key: string) => polar.products.find((p) => p.metadata.plan_key === key)!;
+			expect(byPlan('pro-yearly')).toMatchObject({
+				recurring_interval: 'year',
+				metadata: {
+					plan_key: 'pro-yearly',
+					plan_rank: 2,
+					credits: 3000,
+					daily_limit: 600,
+					allocation_months: 12
+				}
+			});
+			expect(byPlan('unlimited-monthly')).toMatchObject({
+				recurring_interval: 'month',
+				metadata: { credits: 0, membership: true }
+			});
+			expect(byPlan('lifetime')).toMatchObject({
+				recurring_interval: null,
+				metadata: { allocation_months: 1200 }
+			});
+			const product = byPlan('pro-monthly');
+			expect(product).toMatchObject({ name: 'Pro Monthly', recurring_interval: 'month' });
 
 			const second = await seed(polar);
-			expect(second.stdout.match(/ unchanged /g)).toHaveLength(creditPacks.length);
-			expect(polar.products).toHaveLength(creditPacks.length);
+			expect(second.stdout.match(/ unchanged /g)).toHaveLength(offers);
+			expect(polar.products).toHaveLength(offers);
 
 			product.name = 'Renamed in the dashboard';
 			const third = await seed(polar);
-			expect(third.stdout).toContain(`updated    ${monthlyPack.key}`);
-			expect(product.name).toBe(monthlyPack.name);
-			expect(polar.products).toHaveLength(creditPacks.length);
+			expect(third.stdout).toContain('updated    pro-monthly');
+			expect(product.name).toBe('Pro Monthly');
+			expect(polar.products).toHaveLength(offers);
 		} finally {
 			await polar.close();
 		}
@@ -430,18 +456,24 @@ describe('test mode: no Polar, purchases signed locally and run through the webh
 		expect(credits.balance).toBe(1008);
 	});
 
-	it('grants a subscription pack until the next cycle plus 7 days', async () => {
-		const client = (await signUp(app.url, 'subscriber@example.com')).client;
+	it('grants a bigger pack with its bonus package, same expiry', async () => {
+		const client = (await signUp(app.url, 'bonus@example.com')).client;
 		const response = await client.postForm('/dashboard/buy?/buy', {
-			productId: 'test_monthly-2000'
+			productId: 'test_pack-2000'
 		});
 		expect(response.status).toBe(303);
-		const [pkg] = await sql`select source, initial_credits, expires_at, created_at
-			from credit_package where source = 'subscription'`;
-		expect(pkg).toMatchObject({ source: 'subscription', initial_credits: 2000 });
-		const days = (pkg.expires_at.getTime() - pkg.created_at.getTime()) / 86_400_000;
-		expect(days).toBeGreaterThanOrEqual(28 + 7 - 0.01);
-		expect(days).toBeLessThanOrEqual(31 + 7 + 0.01);
+		const packages = await sql`select p.source, p.initial_credits, p.expires_at,
+				p.parent_package_id = parent.id as linked
+			from credit_package p join "user" u on u.id = p.user_id
+			left join credit_package parent on parent.id = p.parent_package_id
+			where u.email = 'bonus@example.com' and p.source <> 'signup_bonus'
+			order by p.source desc`;
+		expect(packages).toEqual([
+			{ source: 'purchase', initial_credits: 2000, expires_at: null, linked: null },
+			{ source: 'bonus', initial_credits: 200, expires_at: null, linked: true }
+		]);
+		const credits = await (await client.get('/api/credits')).json();
+		expect(credits.balance).toBe(8 + 2000 + 200);
 	});
 
 	it('refuses an unknown pack inline and grants nothing', async () => {

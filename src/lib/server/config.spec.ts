@@ -37,6 +37,10 @@ describe('readConfig', () => {
 	});
 
 	it('stops the server on a malformed number, naming the variable', () => {
+		expect(readConfig({}).freeMonthlyCredits).toBe(0);
+		expect(readConfig({ FREE_MONTHLY_CREDITS: '50' }).freeMonthlyCredits).toBe(50);
+		expect(() => readConfig({ FREE_MONTHLY_CREDITS: '-5' })).toThrow(StartupError);
+		expect(() => readConfig({ FREE_MONTHLY_CREDITS: 'lots' })).toThrow(StartupError);
 		expect(() => readConfig({ SIGNUP_BONUS_DAYS: 'soon' })).toThrow(StartupError);
 		expect(() => readConfig({ SIGNUP_BONUS_CREDITS: '-3' })).toThrow(/SIGNUP_BONUS_CREDITS/);
 	});

@@ -19,6 +19,7 @@ const schema = z.object({
 	ADMIN_EMAILS: z.string().default(''),
 	SIGNUP_BONUS_CREDITS: wholeNumber(8),
 	SIGNUP_BONUS_DAYS: wholeNumber(30),
+	FREE_MONTHLY_CREDITS: wholeNumber(0),
 	SWEEP_INTERVAL_SECONDS: wholeNumber(60),
 	OPENAI_API_KEY: z.string().trim().optional(),
 	OPENAI_BASE_URL: z.url().optional(),
@@ -100,6 +101,8 @@ export interface Config {
 	adminEmails: Set<string>;
 	/** Credits every new user gets (0 = none), valid for `days` (0 = never expire). */
 	signupBonus: { credits: number; days: number };
+	/** Credits every eligible user gets on the first day of each UTC month (0 = off). */
+	freeMonthlyCredits: number;
 	/** How often the expiry / stale-hold sweep runs (0 = never). */
 	sweepIntervalSeconds: number;
 	chat: ChatConfig;
@@ -141,6 +144,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 		authUrl: parsed.BETTER_AUTH_URL || parsed.ORIGIN || undefined,
 		adminEmails: parseEmailList(parsed.ADMIN_EMAILS),
 		signupBonus: { credits: parsed.SIGNUP_BONUS_CREDITS, days: parsed.SIGNUP_BONUS_DAYS },
+		freeMonthlyCredits: parsed.FREE_MONTHLY_CREDITS,
 		sweepIntervalSeconds: parsed.SWEEP_INTERVAL_SECONDS,
 		chat: {
 			upstream: upstreamOf(parsed.OPENAI_API_KEY, parsed.OPENAI_BASE_URL, parsed.OPENAI_API_STYLE),

@@ -1,6 +1,8 @@
+import { grantDueAllocations } from './billing/allocations';
 import { reconcileOrders } from './billing/reconcile';
 import type { Polar } from './billing/polar';
 import { sweep } from './credits';
+import { grantFreeMonthly, utcMonth } from './credits/free-monthly';
 import type { Db } from './db/client';
 import { pruneRateLimits } from './security/rate-limit';
 
@@ -43,15 +45,40 @@ function every(
 }
 
 /**
- * The ledger sweep (expired packages, holds whose process died) and old rate-limit windows. Safe on every instance at once:
- * the sweep re-checks each row under its user's lock.
+ * The ledger sweep (expired packages, holds whose process died), the monthly grants (months of
+ * yearly and lifetime plans that are due, FREE_MONTHLY_CREDITS of the current UTC month) and old
+ * rate-limit windows. Safe on every instance at once: the sweep re-checks each row under its
+ * user's lock, and each monthly grant is unique per allocation-month and per user-month.
  */
-export function startSweeps(db: Db, intervalSeconds: number): () => void {
+export function startSweeps(
+	db: Db,
+	intervalSeconds: number,
+	monthly: { freeMonthlyCredits: number; requireVerifiedEmail: boolean } = {
+		freeMonthlyCredits: 0,
+		requireVerifiedEmail: true
+	}
+): () => void {
+	// The UTC month whose free credits this instance has handed out completely: the job then
+	// skips the scan over all users until the month changes (new and newly verified users get
+	// theirs from grantWelcomeCredits).
+	let freeMonthDone: string | null = null;
 	return every('sweep', intervalSeconds, 1000, async () => {
 		const result = await sweep(db);
+		const now = new Date();
+		const allocated = await grantDueAllocations(db, now);
+		let freeMonthly = 0;
+		if (monthly.freeMonthlyCredits > 0 && freeMonthDone !== utcMonth(now)) {
+			freeMonthly = await grantFreeMonthly(
+				db,
+				{ credits: monthly.freeMonthlyCredits, requireVerifiedEmail: monthly.requireVerifiedEmail },
+				now
+			);
+			freeMonthDone = utcMonth(now);
+		}
 		// Spent rate-limit windows are only clutter; dropping them keeps the table small.
 		await pruneRateLimits(db);
-		return Object.values(result).some((n) => n > 0) ? JSON.stringify(result) : null;
+		const report = { ...result, allocated, freeMonthly };
+		return Object.values(report).some((n) => n > 0) ? JSON.stringify(report) : null;
 	});
 }
 

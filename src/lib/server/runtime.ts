@@ -75,11 +75,17 @@ async function createRuntime(): Promise<Runtime> {
 		adminEmails: config.adminEmails,
 		adminAtSignUp,
 		signupBonus: config.signupBonus,
+		freeMonthlyCredits: config.freeMonthlyCredits,
 		emailVerification: config.emailVerification,
 		emails
 	});
 	await announceAccountSetup(database, config, adminAtSignUp);
-	const stopJobs = [startSweeps(database.db, config.sweepIntervalSeconds)];
+	const stopJobs = [
+		startSweeps(database.db, config.sweepIntervalSeconds, {
+			freeMonthlyCredits: config.freeMonthlyCredits,
+			requireVerifiedEmail: config.emailVerification !== 'off'
+		})
+	];
 	if (billing.polar) {
 		stopJobs.push(
 			startReconciliation(database.db, billing.polar, config.polar.reconcileIntervalSeconds)

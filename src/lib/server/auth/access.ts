@@ -12,7 +12,7 @@ import { error, redirect } from '@sveltejs/kit';
  */
 export type Area = 'public' | 'user' | 'admin';
 
-const PUBLIC_APIS = ['/api/health', '/api/auth/', '/api/webhooks/'];
+const PUBLIC_APIS = ['/api/health', '/api/auth/', '/api/webhooks/', '/api/credits/catalog'];
 
 /**
  * The area of a request, by its path and by the route it matched: either one being protected is

@@ -4,7 +4,7 @@ import { admin } from 'better-auth/plugins';
 import { sveltekitCookies } from 'better-auth/svelte-kit';
 import { getRequestEvent } from '$app/server';
 import type { EmailVerification } from '../config';
-import { grantSignupBonus } from '../credits';
+import { grantWelcomeCredits } from '../credits/signup-bonus';
 import type { Db } from '../db/client';
 import * as schema from '../db/schema';
 import { EMAIL_LINK_SECONDS, type AccountEmails } from './account-email';
@@ -26,12 +26,15 @@ export interface AuthOptions {
 	adminAtSignUp: boolean;
 	/** The welcome package of every new user (at verification unless verification is off). */
 	signupBonus: { credits: number; days: number };
+	/** FREE_MONTHLY_CREDITS: a new account gets the current month's at once (0 = off). */
+	freeMonthlyCredits?: number;
 	emailVerification: EmailVerification;
 	emails: AccountEmails;
 }
 
 export function createAuth(options: AuthOptions) {
 	const { db, secret, baseURL, trustedOrigins, adminEmails, signupBonus, emails } = options;
+	const freeMonthlyCredits = options.freeMonthlyCredits ?? 0;
 	const verifying = options.emailVerification !== 'off';
 	const disabledPaths: string[] = [];
 	// Links in emails go to our pages on the app's public origin.
@@ -76,7 +79,7 @@ export function createAuth(options: AuthOptions) {
 				emails.verification(user, originOf(url), token),
 			afterEmailVerification: async (user) => {
 				// Both are idempotent: a second click on the link changes nothing.
-				if (verifying) await grantSignupBonus(db, user.id, signupBonus);
+				if (verifying) await grantWelcomeCredits(db, user.id, signupBonus, freeMonthlyCredits);
 				// Only this address can have become a verified owner just now.
 				const email = user.email.toLowerCase();
 				const listed = adminEmails.has(email) ? new Set([email]) : new Set<string>();
@@ -99,7 +102,7 @@ export function createAuth(options: AuthOptions) {
 					},
 					// Runs once the account is committed; the grant's key makes a retry harmless.
 					after: async (user) => {
-						if (!verifying) await grantSignupBonus(db, user.id, signupBonus);
+						if (!verifying) await grantWelcomeCredits(db, user.id, signupBonus, freeMonthlyCredits);
 					}
 				}
 			}

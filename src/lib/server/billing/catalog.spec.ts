@@ -1,15 +1,97 @@
 import { describe, expect, it } from 'vitest';
+import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../../../config/credit-packs';
-import { cachedCatalog, testModeCatalog, type CatalogItem } from './catalog';
+import { plans } from '../../../../config/plans';
+import { cachedCatalog, catalogItemOf, testModeCatalog, type CatalogItem } from './catalog';
+import { metadataOf, planMetadataOf } from './seed-products';
 
 describe('testModeCatalog', () => {
 	it('offers every pack of config/credit-packs.ts at 200 credits per USD', () => {
-		const items = testModeCatalog();
-		expect(items).toHaveLength(creditPacks.length);
-		for (const item of items) expect(item.priceAmount * 2).toBe(item.credits);
-		// One-time packs first, smallest first; the subscription last.
-		expect(items.at(-1)?.recurringInterval).toBe('month');
-		expect(items[0].credits).toBe(200);
+		const packs = testModeCatalog().filter((item) => item.kind === 'pack');
+		expect(packs).toHaveLength(creditPacks.length);
+		for (const item of packs) expect(item.priceAmount * 2).toBe(item.credits);
+		// One-time packs, smallest first.
+		expect(packs.every((item) => item.recurringInterval === null)).toBe(true);
+		expect(packs[0].credits).toBe(200);
+	});
+});
+
+/** A Polar product as the products API returns it, with one fixed price. */
+function product(
+	metadata: Record<string, string | number | boolean>,
+	recurring: 'month' | 'year' | null = null
+): models.Product {
+	const at = '2026-11-01T00:00:00Z';
+	return {
+		id: 'prod_x',
+		created_at: at,
+		modified_at: null,
+		trial_interval: null,
+		trial_interval_count: null,
+		name: 'X',
+		description: null,
+		visibility: 'public',
+		recurring_interval: recurring,
+		recurring_interval_count: recurring ? 1 : null,
+		meter_interval: null,
+		meter_interval_count: null,
+		is_recurring: recurring !== null,
+		is_archived: false,
+		organization_id: 'org',
+		metadata,
+		prices: [
+			{
+				created_at: at,
+				modified_at: null,
+				id: 'price_x',
+				source: 'catalog',
+				amount_type: 'fixed',
+				price_currency: 'usd',
+				price_amount: 900,
+				is_archived: false,
+				product_id: 'prod_x',
+				type: recurring ? 'recurring' : 'one_time',
+				recurring_interval: recurring
+			}
+		],
+		benefits: [],
+		medias: [],
+		attached_custom_fields: []
+	} as unknown as models.Product;
+}
+
+describe('catalogItemOf', () => {
+	it('reads a pack with its bonus as seed-products publishes it', () => {
+		const pack = creditPacks.find((p) => p.bonusCredits > 0)!;
+		expect(catalogItemOf(product(metadataOf(pack)))).toMatchObject({
+			kind: 'pack',
+			credits: pack.credits,
+			bonusCredits: pack.bonusCredits,
+			planKey: null,
+			planRank: null,
+			allocationMonths: 1
+		});
+	});
+
+	it('reads every plan of config/plans.ts as seed-products publishes it', () => {
+		for (const plan of plans) {
+			const interval = plan.interval === 'once' ? null : plan.interval;
+			expect(catalogItemOf(product(planMetadataOf(plan), interval))).toMatchObject({
+				kind: 'plan',
+				credits: plan.creditsPerMonth,
+				dailyLimit: plan.dailyLimit,
+				membership: plan.membership,
+				allocationMonths: plan.interval === 'year' ? 12 : plan.interval === 'once' ? 1200 : 1,
+				planKey: plan.key,
+				planRank: plan.rank,
+				recurringInterval: interval
+			});
+		}
+	});
+
+	it('leaves out a product whose metadata is refused', () => {
+		expect(catalogItemOf(product({ credits: 10, daily_limit: 'lots' }))).toBeNull();
+		expect(catalogItemOf(product({ credits: 0 }))).toBeNull();
 	});
 });
 

@@ -26,7 +26,10 @@ const PACK = {
 	planRank: null
 } as const satisfies Partial<CatalogItem>;
 
-/** A Polar product as a catalog item: it must grant credits and have a fixed price. */
+/**
+ * A Polar product as a catalog item: it must grant credits (or be a membership) and have a fixed
+ * price. A product with `plan_key` in its metadata is a plan, anything else a pack.
+ */
 export function catalogItemOf(product: models.Product): CatalogItem | null {
 	if (product.is_archived) return null;
 	const grant = creditsOfProduct(product.metadata);
@@ -42,13 +45,21 @@ export function catalogItemOf(product: models.Product): CatalogItem | null {
 		priceAmount: price.price_amount,
 		currency: price.price_currency,
 		recurringInterval: product.recurring_interval,
-		...PACK
+		kind: grant.planKey ? 'plan' : 'pack',
+		bonusCredits: grant.bonusCredits,
+		dailyLimit: grant.dailyLimit,
+		membership: grant.membership,
+		allocationMonths: grant.allocationMonths,
+		planKey: grant.planKey,
+		planRank: grant.planKey ? (grant.planRank ?? 0) : null
 	};
 }
 
-/** One-time packs before subscriptions, each smallest first. */
+/** Packs before plans; packs one-time first, smallest first; plans by rank. */
 function byOffer(a: CatalogItem, b: CatalogItem): number {
 	return (
+		Number(a.kind === 'plan') - Number(b.kind === 'plan') ||
+		(a.planRank ?? 0) - (b.planRank ?? 0) ||
 		Number(a.recurringInterval !== null) - Number(b.recurringInterval !== null) ||
 		a.credits - b.credits ||
 		a.priceAmount - b.priceAmount

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packageExpiry, refundedCredits, SUBSCRIPTION_GRACE_DAYS } from './orders';
+import { packageExpiry, proratedCredits, refundedCredits, SUBSCRIPTION_GRACE_DAYS } from './orders';
 
 const now = new Date('2026-11-15T12:00:00Z');
 const DAY = 86_400_000;
@@ -82,5 +82,30 @@ describe('refundedCredits: floor(credits × (refunded + refunded tax) / total)',
 		};
 		expect(refundedCredits(100, free)).toBe(0);
 		expect(refundedCredits(100, { ...free, status: 'refunded' })).toBe(100);
+	});
+});
+
+describe('proratedCredits', () => {
+	const period = {
+		current_period_start: '2027-04-01T00:00:00Z',
+		current_period_end: '2027-05-01T00:00:00Z'
+	};
+	it.each([
+		['2027-04-01T00:00:00Z', 1000],
+		['2027-04-16T00:00:00Z', 500],
+		['2027-04-15T00:00:00Z', 533],
+		['2027-04-30T23:00:00Z', 1],
+		['2027-05-01T00:00:00Z', 0],
+		['2027-06-01T00:00:00Z', 0],
+		['2027-03-01T00:00:00Z', 1000]
+	])('at %s grants %i of 1,000', (now, expected) => {
+		expect(proratedCredits(1000, period, new Date(now))).toBe(expected);
+	});
+
+	it('grants everything when the order does not say the period', () => {
+		expect(proratedCredits(1000, null, new Date())).toBe(1000);
+		expect(proratedCredits(1000, { current_period_end: '2027-05-01T00:00:00Z' }, new Date())).toBe(
+			1000
+		);
 	});
 });

@@ -4,7 +4,7 @@ import { customerPortalUrl, startCheckout } from './checkout';
 import { openCheckout } from './open-checkout';
 import type { BillingContext } from './context';
 import type { BillingMode } from './mode';
-import { signedTestOrder } from './test-mode';
+import { signedTestCheckout } from './test-mode';
 import { handlePolarWebhook } from './webhook';
 
 export const CHECKOUT_SUCCESS_PATH = '/dashboard/credits?checkout=success';
@@ -38,12 +38,14 @@ export async function startPurchase(
 			startCheckout(polar, { user: input.user, product, origin: input.origin })
 		);
 	}
-	const delivery = signedTestOrder({ user: input.user, product, secret: billing.webhookSecret });
-	const result = await handlePolarWebhook(db, delivery, billing.webhookSecret);
-	if (result.status >= 300) {
-		throw new Error(
-			`Test-mode order was refused by the webhook handler: ${JSON.stringify(result)}`
-		);
+	const checkout = signedTestCheckout({ user: input.user, product, secret: billing.webhookSecret });
+	for (const delivery of checkout.deliveries) {
+		const result = await handlePolarWebhook(db, delivery, billing.webhookSecret);
+		if (result.status >= 300) {
+			throw new Error(
+				`Test-mode delivery was refused by the webhook handler: ${JSON.stringify(result)}`
+			);
+		}
 	}
 	return CHECKOUT_SUCCESS_PATH;
 }

@@ -40,6 +40,8 @@ export async function reconcileOrders(
 			result.failed.push({ orderId: order.id, reason: granted.reason });
 			continue;
 		}
+		// A membership's order or a downgrade grants nothing by design, so nothing to refund.
+		if (granted.outcome === 'ignored') continue;
 		// Refunds are cumulative and idempotent per refunded amount, so replaying one is harmless.
 		if (order.refunded_amount > 0 || order.status === 'refunded') {
 			const refund = await refundOrder(db, order, now);

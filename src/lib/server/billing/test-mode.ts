@@ -2,8 +2,111 @@ import { randomUUID } from 'node:crypto';
 import type { models } from '@polar-sh/sdk/2026-10';
 import { Webhook } from 'standardwebhooks';
 import { creditPacks } from '../../../../config/credit-packs';
+import { plans } from '../../../../config/plans';
 import { TEST_PRODUCT_PREFIX, type CatalogItem } from './catalog';
-import { metadataOf } from './seed-products';
+import { metadataOf, planMetadataOf } from './seed-products';
+
+/** One signed delivery, as Polar would POST it. */
+export interface TestDelivery {
+	body: string;
+	headers: Headers;
+}
+
+/** Signs an event with our own webhook secret, exactly as Polar signs its deliveries. */
+function signEvent(type: string, data: unknown, secret: string, now: Date): TestDelivery {
+	const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
+	const webhookId = `msg_test_${randomUUID()}`;
+	// Polar's key is the UTF-8 bytes of the whole secret; standardwebhooks wants it base64-encoded.
+	const signer = new Webhook(Buffer.from(secret, 'utf8').toString('base64'));
+	const headers = new Headers({
+		'content-type': 'application/json',
+		'webhook-id': webhookId,
+		'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+		'webhook-signature': signer.sign(webhookId, now, body)
+	});
+	return { body, headers };
+}
+
+/** What `npm run polar:seed-products` would have put on the real product of a test id. */
+function testMetadata(productId: string) {
+	const pack = creditPacks.find((p) => `${TEST_PRODUCT_PREFIX}${p.key}` === productId);
+	if (pack) return metadataOf(pack);
+	const plan = plans.find((p) => `${TEST_PRODUCT_PREFIX}${p.key}` === productId);
+	if (plan) return planMetadataOf(plan);
+	throw new Error(`${productId} is not a test-mode pack or plan`);
+}
+
+/**
+ * Every delivery Polar sends for a checkout of `product`, in the order this app applies them:
+ * for a subscription `subscription.created` and `subscription.active`, then `order.paid`
+ * (`billing_reason` `subscription_create`, or `purchase` for a one-time product).
+ */
+export function signedTestCheckout(input: {
+	user: { id: string; email: string; name: string };
+	product: CatalogItem;
+	secret: string;
+	now?: Date;
+}): { deliveries: TestDelivery[]; orderId: string; subscriptionId: string | null } {
+	const now = input.now ?? new Date();
+	const order = testOrder(input.user, input.product, now);
+	const deliveries: TestDelivery[] = [];
+	if (order.subscription) {
+		const subscription = subscriptionEventData(order, order.subscription);
+		deliveries.push(signEvent('subscription.created', subscription, input.secret, now));
+		deliveries.push(signEvent('subscription.active', subscription, input.secret, now));
+	}
+	deliveries.push(signEvent('order.paid', order, input.secret, now));
+	return { deliveries, orderId: order.id, subscriptionId: order.subscription?.id ?? null };
+}
+
+/**
+ * What Polar sends when a subscription moves to another product with immediate invoicing:
+ * `subscription.updated` (the new product, same period) and a paid `order.paid` with
+ * `billing_reason: 'subscription_update'`.
+ */
+export function signedTestPlanChange(input: {
+	user: { id: string; email: string; name: string };
+	subscription: { id: string; periodStart: Date | null; periodEnd: Date | null };
+	product: CatalogItem;
+	secret: string;
+	now?: Date;
+}): TestDelivery[] {
+	const now = input.now ?? new Date();
+	const order = testOrder(input.user, input.product, now);
+	const start = input.subscription.periodStart ?? now;
+	const sub = {
+		...order.subscription!,
+		id: input.subscription.id,
+		created_at: start.toISOString(),
+		modified_at: now.toISOString(),
+		current_period_start: start.toISOString(),
+		current_period_end:
+			input.subscription.periodEnd?.toISOString() ?? order.subscription!.current_period_end
+	};
+	const changed = {
+		...order,
+		billing_reason: 'subscription_update' as const,
+		subscription_id: sub.id,
+		subscription: sub
+	};
+	return [
+		signEvent('subscription.updated', subscriptionEventData(changed, sub), input.secret, now),
+		signEvent('order.paid', changed, input.secret, now)
+	];
+}
+
+/** The Subscription object of `subscription.*` events, from the order that carries it. */
+function subscriptionEventData(order: models.Order, subscription: models.OrderSubscription) {
+	return {
+		...subscription,
+		customer: order.customer,
+		product: { ...order.product, prices: [], benefits: [], medias: [] },
+		discount: null,
+		prices: [],
+		meters: [],
+		pending_update: null
+	};
+}
 
 /**
  * Test mode's checkout: the `order.paid` delivery Polar would send for this purchase, signed
@@ -17,17 +120,7 @@ export function signedTestOrder(input: {
 }): { body: string; headers: Headers; orderId: string } {
 	const now = input.now ?? new Date();
 	const order = testOrder(input.user, input.product, now);
-	const body = JSON.stringify({ type: 'order.paid', timestamp: now.toISOString(), data: order });
-	const webhookId = `msg_test_${randomUUID()}`;
-	// Polar's key is the UTF-8 bytes of the whole secret; standardwebhooks wants it base64-encoded.
-	const signer = new Webhook(Buffer.from(input.secret, 'utf8').toString('base64'));
-	const headers = new Headers({
-		'content-type': 'application/json',
-		'webhook-id': webhookId,
-		'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-		'webhook-signature': signer.sign(webhookId, now, body)
-	});
-	return { body, headers, orderId: order.id };
+	return { ...signEvent('order.paid', order, input.secret, now), orderId: order.id };
 }
 
 function testOrder(
@@ -38,10 +131,7 @@ function testOrder(
 	const at = now.toISOString();
 	const orderId = `order_test_${randomUUID()}`;
 	const customerId = `cus_test_${user.id}`;
-	const pack = creditPacks.find((p) => `${TEST_PRODUCT_PREFIX}${p.key}` === product.productId);
-	if (!pack) throw new Error(`${product.productId} is not a test-mode pack`);
-	// What `npm run polar:seed-products` would have put on the real product.
-	const metadata = metadataOf(pack);
+	const metadata = testMetadata(product.productId);
 	const subscription = product.recurringInterval
 		? testSubscription(customerId, product, now)
 		: null;

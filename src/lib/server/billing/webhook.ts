@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import { hasUnstorableText } from '../text';
 import { polarWebhookDelivery, type deliveryOutcomes } from '../db/schema';
 import { grantOrder, refundOrder, type PolarOrder } from './orders';
+import { applySubscriptionEvent } from './subscriptions';
 
 /** One HTTP delivery as it arrived: the raw body (the signature covers its exact bytes). */
 export interface WebhookRequest {
@@ -175,13 +176,21 @@ export async function applyEvent(
 			const { packageId, revoked, totalRevoked, shortfall } = refunded;
 			return { outcome: 'processed', result: { packageId, revoked, totalRevoked, shortfall } };
 		}
+		case 'subscription.created':
+		case 'subscription.updated':
+		case 'subscription.active':
 		case 'subscription.canceled':
-		case 'subscription.revoked':
-			return {
-				outcome: 'ignored',
-				error:
-					'Credits come with each paid order; ending a subscription grants nothing and takes nothing.'
-			};
+		case 'subscription.uncanceled':
+		case 'subscription.revoked': {
+			// Credits come with each paid order; these events say whether the subscription's plan
+			// pool may be spent (and a membership used): newest event wins.
+			const applied = await applySubscriptionEvent(db, data, now);
+			if (applied.outcome === 'processed') {
+				const { subscriptionId, status, frozen, thawed } = applied;
+				return { outcome: 'processed', result: { subscriptionId, status, frozen, thawed } };
+			}
+			return { outcome: applied.outcome, error: applied.reason };
+		}
 	}
 	return { outcome: 'ignored', error: `Event type ${event.type} is not handled.` };
 }
