@@ -1,15 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { creditPacks } from '../../../../config/credit-packs';
+import { plans } from '../../../../config/plans';
 import { cachedCatalog, testModeCatalog, type CatalogItem } from './catalog';
 
 describe('testModeCatalog', () => {
 	it('offers every pack of config/credit-packs.ts at 200 credits per USD', () => {
-		const items = testModeCatalog();
+		const items = testModeCatalog().filter((item) => item.kind === 'pack');
 		expect(items).toHaveLength(creditPacks.length);
 		for (const item of items) expect(item.priceAmount * 2).toBe(item.credits);
 		// One-time packs first, smallest first; the subscription last.
 		expect(items.at(-1)?.recurringInterval).toBe('month');
 		expect(items[0].credits).toBe(200);
+	});
+
+	it('offers every plan of config/plans.ts after the packs, by rank, with its plan fields', () => {
+		const items = testModeCatalog();
+		const offered = items.filter((item) => item.kind === 'plan');
+		expect(offered.map((item) => item.productId)).toEqual(
+			[...plans].sort((a, b) => a.rank - b.rank).map((plan) => `test_${plan.key}`)
+		);
+		expect(items.slice(-plans.length)).toEqual(offered);
+		const yearly = offered.find((item) => item.planKey === 'pro-yearly');
+		expect(yearly).toMatchObject({
+			credits: 3000,
+			dailyLimit: 600,
+			recurringInterval: 'year',
+			allocationMonths: 12,
+			membership: false,
+			planRank: 2
+		});
+		const lifetime = offered.find((item) => item.planKey === 'lifetime');
+		expect(lifetime).toMatchObject({ recurringInterval: null, allocationMonths: 1200 });
+		const unlimited = offered.find((item) => item.planKey === 'unlimited-monthly');
+		expect(unlimited).toMatchObject({ membership: true, credits: 0, dailyLimit: null });
 	});
 });
 
