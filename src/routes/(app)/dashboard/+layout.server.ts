@@ -28,9 +28,10 @@ export const load: LayoutServerLoad = async ({ parent, url, depends, locals }) =
 	depends('app:credits');
 	const { database, config } = await runtime();
 	const db = database.db;
+	const membershipDailyTokens = membershipCap(config);
 	const [{ balance, reserved, available }, membership, lowBalance] = await Promise.all([
 		requestCreditsOverview(locals, db, user.id),
-		membershipOf(db, user.id, membershipCap(config)),
+		membershipOf(db, user.id, membershipDailyTokens),
 		lowBalanceOf(db, user.id)
 	]);
 	const credits: CreditSummary = { balance, reserved, available };
@@ -38,6 +39,7 @@ export const load: LayoutServerLoad = async ({ parent, url, depends, locals }) =
 		user,
 		credits,
 		membership,
+		membershipDailyTokens,
 		lowBalanceNotice: lowBalance.notice,
 		emailVerification: config.emailVerification
 	};
