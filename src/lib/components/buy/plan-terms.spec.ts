@@ -82,15 +82,18 @@ describe('plan terms', () => {
 	});
 
 	it('offers upgrade, downgrade or switch from a subscription, else a checkout', () => {
-		const onYearly = [subscription('prod_pro-yearly')];
+		const onYearly = [subscription('prod_pro-yearly', { planKey: 'pro-yearly' })];
 		expect(planAction(yearly, onYearly, offers)).toEqual({ kind: 'current' });
 		expect(planAction(unlimited, onYearly, offers)).toMatchObject({ label: 'Upgrade' });
 		expect(planAction(monthly, onYearly, offers)).toMatchObject({ label: 'Downgrade' });
 		// A one-time plan is bought, not switched to.
 		expect(planAction(lifetime, onYearly, offers)).toEqual({ kind: 'checkout' });
-		// A subscription to something that is not a ranked plan: a switch.
-		expect(planAction(monthly, [subscription('prod_legacy')], offers)).toMatchObject({
-			label: 'Switch to'
+		// A plan without a rank to compare: a switch.
+		const unranked = [subscription('prod_other', { planKey: 'other' })];
+		expect(planAction(monthly, unranked, offers)).toMatchObject({ label: 'Switch to' });
+		// A subscription that is not a plan (a subscription pack) cannot be switched: a checkout.
+		expect(planAction(monthly, [subscription('prod_legacy')], offers)).toEqual({
+			kind: 'checkout'
 		});
 		expect(planAction(monthly, [], offers)).toEqual({ kind: 'checkout' });
 	});

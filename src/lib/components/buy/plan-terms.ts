@@ -69,7 +69,8 @@ export function planAction(
 	offers: CatalogOffer[]
 ): PlanAction {
 	if (currentPlanOf(offer, current)) return { kind: 'current' };
-	const subscription = current[0];
+	// Only a plan subscription can move to another plan (a legacy subscription pack cannot).
+	const subscription = current.find((plan) => plan.planKey !== null);
 	if (!subscription || !offer.recurringInterval) return { kind: 'checkout' };
 	const from = offers.find((o) => currentPlanOf(o, [subscription]))?.planRank ?? null;
 	const to = offer.planRank;
