@@ -1,10 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { handlePolarWebhook } from '../../src/lib/server/billing/webhook';
 import { grant, reserve, settle } from '../../src/lib/server/credits';
 import {
 	checkLowBalance,
 	dismissLowBalanceNotice,
 	lowBalanceOf,
+	setLowBalanceNotifier,
 	setLowBalanceThreshold,
 	type LowBalanceCrossing
 } from '../../src/lib/server/credits/low-balance';
@@ -12,6 +14,15 @@ import type { Db } from '../../src/lib/server/db/client';
 import { creditAlert } from '../../src/lib/server/db/schema';
 import { databaseKinds, useTestDatabase } from '../helpers/databases';
 import { expectNoDrift, userWith } from '../helpers/ledger';
+import {
+	newWebhookSecret,
+	orderPaid,
+	orderRefunded,
+	polarOrder,
+	refunded,
+	signDelivery
+} from '../helpers/polar-events';
+import { createUser } from '../helpers/users';
 
 /** A reply that costs `cost` credits, reserved and settled through the ledger. */
 async function spend(db: Db, userId: string, cost: number, key: string) {
@@ -144,6 +155,36 @@ describe.each(databaseKinds)('the low-balance alert on %s', (kind) => {
 		await setLowBalanceThreshold(db, userId, null);
 		expect(await alertRow(db, userId)).toBeUndefined();
 		expect(await lowBalanceOf(db, userId)).toEqual({ threshold: null, notice: null });
+	});
+
+	it('fires when a signed Polar refund takes credits back below the threshold', async () => {
+		const { db } = database();
+		const secret = newWebhookSecret();
+		const deliver = (event: unknown) => {
+			const signed = signDelivery(event, { secret });
+			return handlePolarWebhook(db, { body: signed.body, headers: signed.headers }, secret);
+		};
+		const userId = await createUser(db);
+		const order = polarOrder({
+			userId,
+			netAmount: 1000,
+			product: { metadata: { credits: '1000' } }
+		});
+		expect((await deliver(orderPaid(order))).status).toBe(200);
+		await setLowBalanceThreshold(db, userId, 500);
+		const mail = recorder();
+		// The runtime's notifier: what the webhook route reaches without being handed one.
+		setLowBalanceNotifier(mail.notify);
+		try {
+			expect((await deliver(orderRefunded(refunded(order, { amount: 300 })))).status).toBe(200);
+			expect(mail.sent).toEqual([]);
+			expect((await deliver(orderRefunded(refunded(order, { amount: 600 })))).status).toBe(200);
+			expect(mail.sent).toHaveLength(1);
+			expect(mail.sent[0]).toMatchObject({ userId, threshold: 500, available: 400 });
+			expect((await lowBalanceOf(db, userId)).notice).toMatchObject({ available: 400 });
+		} finally {
+			setLowBalanceNotifier(null);
+		}
 	});
 
 	it('keeps the crossing when telling the user fails', async () => {
