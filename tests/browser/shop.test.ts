@@ -273,6 +273,15 @@ describe('the shop, the membership badge and the plan links, in a real browser',
 		await expect(seriousViolations(page)).resolves.toEqual([]);
 		await page.screenshot({ path: screenshotPath('shop-04-fair-use'), fullPage: true });
 
+		// On a phone the badge stays in the header without pushing the page sideways.
+		await page.setViewportSize({ width: 375, height: 800 });
+		await expect(badge.isVisible()).resolves.toBe(true);
+		await expect(
+			page.evaluate(() => document.documentElement.scrollWidth)
+		).resolves.toBeLessThanOrEqual(375);
+		await page.screenshot({ path: screenshotPath('shop-05-membership-375') });
+		await page.setViewportSize({ width: 1280, height: 900 });
+
 		// Cancelled at the period end: "until" instead of "renews".
 		await sql`update billing_subscription set cancel_at_period_end = true where user_id = ${userId}`;
 		await page.reload();

@@ -53,6 +53,12 @@ export async function checkLowBalance(
 	now: Date = new Date(),
 	notify: LowBalanceNotifier | null = notifier
 ): Promise<LowBalanceCheck> {
+	// Most users set no alert: they cost one indexed read, not a wait for their account lock.
+	const [set] = await db
+		.select({ userId: creditAlert.userId })
+		.from(creditAlert)
+		.where(eq(creditAlert.userId, userId));
+	if (!set) return null;
 	const result = await withAccountLock(db, userId, async (tx) => {
 		const [alert] = await tx.select().from(creditAlert).where(eq(creditAlert.userId, userId));
 		if (!alert) return null;
