@@ -10,6 +10,8 @@ import { openDatabase, type Database } from './db/client';
 import { createModelRegistry, type ModelRegistry } from './chat/models';
 import { drainRuns } from './chat/runs';
 import { startReconciliation, startSweeps } from './jobs';
+import { setLowBalanceNotifier } from './credits/low-balance';
+import { lowBalanceMailer } from './mail/low-balance';
 import { createMailer } from './mail/mailer';
 
 const DEV_URL = 'http://localhost:5173';
@@ -59,9 +61,13 @@ async function createRuntime(): Promise<Runtime> {
 	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
 	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
 	await database.migrate(config.migrationsDir);
+	const mailer = createMailer(config.mail);
+	setLowBalanceNotifier(
+		lowBalanceMailer({ db: database.db, mailer, limits: config.authLimits, origin: config.authUrl })
+	);
 	const emails = createAccountEmails({
 		db: database.db,
-		mailer: createMailer(config.mail),
+		mailer,
 		limits: config.authLimits,
 		secret
 	});

@@ -4,7 +4,9 @@ export const SOURCE_LABELS: Record<string, string> = {
 	signup_bonus: 'Signup bonus',
 	purchase: 'Purchase',
 	subscription: 'Subscription',
-	admin_grant: 'Admin grant'
+	admin_grant: 'Admin grant',
+	bonus: 'Bonus',
+	free_monthly: 'Free monthly credits'
 };
 
 export const TYPE_LABELS: Record<TransactionType, string> = {

@@ -14,6 +14,28 @@ describe('testModeCatalog', () => {
 		expect(packs.every((item) => item.recurringInterval === null)).toBe(true);
 		expect(packs[0].credits).toBe(200);
 	});
+
+	it('offers every plan of config/plans.ts after the packs, by rank, with its plan fields', () => {
+		const items = testModeCatalog();
+		const offered = items.filter((item) => item.kind === 'plan');
+		expect(offered.map((item) => item.productId)).toEqual(
+			[...plans].sort((a, b) => a.rank - b.rank).map((plan) => `test_${plan.key}`)
+		);
+		expect(items.slice(-plans.length)).toEqual(offered);
+		const yearly = offered.find((item) => item.planKey === 'pro-yearly');
+		expect(yearly).toMatchObject({
+			credits: 3000,
+			dailyLimit: 600,
+			recurringInterval: 'year',
+			allocationMonths: 12,
+			membership: false,
+			planRank: 2
+		});
+		const lifetime = offered.find((item) => item.planKey === 'lifetime');
+		expect(lifetime).toMatchObject({ recurringInterval: null, allocationMonths: 1200 });
+		const unlimited = offered.find((item) => item.planKey === 'unlimited-monthly');
+		expect(unlimited).toMatchObject({ membership: true, credits: 0, dailyLimit: null });
+	});
 });
 
 /** A Polar product as the products API returns it, with one fixed price. */

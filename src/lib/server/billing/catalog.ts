@@ -1,5 +1,6 @@
 import type { models } from '@polar-sh/sdk/2026-10';
 import { creditPacks } from '../../../../config/credit-packs';
+import { allocationMonths, plans, type Plan } from '../../../../config/plans';
 import type { CatalogOffer } from '../../types';
 import type { Polar } from './polar';
 import { creditsOfProduct, fixedPrice } from './products';
@@ -84,7 +85,7 @@ export async function fetchPolarCatalog(polar: Polar): Promise<CatalogItem[]> {
 export const TEST_PRODUCT_PREFIX = 'test_';
 
 export function testModeCatalog(): CatalogItem[] {
-	return creditPacks
+	const packs = creditPacks
 		.map((pack) => ({
 			productId: `${TEST_PRODUCT_PREFIX}${pack.key}`,
 			name: pack.name,
@@ -94,9 +95,33 @@ export function testModeCatalog(): CatalogItem[] {
 			priceAmount: pack.priceAmount,
 			currency: pack.currency,
 			recurringInterval: pack.recurringInterval,
-			...PACK
+			...PACK,
+			// Read loosely: `bonusCredits` joins config/credit-packs.ts with the bonus packages.
+			bonusCredits: (pack as { bonusCredits?: number }).bonusCredits ?? 0
 		}))
 		.sort(byOffer);
+	return [...packs, ...[...plans].sort((a, b) => a.rank - b.rank).map(testModePlan)];
+}
+
+/** A plan of config/plans.ts as test mode offers it, under the fake product id `test_<key>`. */
+export function testModePlan(plan: Plan): CatalogItem {
+	return {
+		productId: `${TEST_PRODUCT_PREFIX}${plan.key}`,
+		name: plan.name,
+		description: plan.description,
+		credits: plan.creditsPerMonth,
+		validityDays: plan.validityDays,
+		priceAmount: plan.priceAmount,
+		currency: plan.currency,
+		recurringInterval: plan.interval === 'once' ? null : plan.interval,
+		kind: 'plan',
+		bonusCredits: 0,
+		dailyLimit: plan.dailyLimit,
+		membership: plan.membership,
+		allocationMonths: allocationMonths(plan),
+		planKey: plan.key,
+		planRank: plan.rank
+	};
 }
 
 /**

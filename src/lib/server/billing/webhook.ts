@@ -1,5 +1,6 @@
 import { webhooks } from '@polar-sh/sdk/2026-10';
 import { eq } from 'drizzle-orm';
+import { checkLowBalance } from '../credits/low-balance';
 import type { Db } from '../db/client';
 import { hasUnstorableText } from '../text';
 import { polarWebhookDelivery, type deliveryOutcomes } from '../db/schema';
@@ -82,7 +83,11 @@ export async function handlePolarWebhook(
 			'The webhook body holds text that cannot be stored (NUL or a lone surrogate).'
 		);
 	}
-	return storeAndProcess(db, headers['webhook-id'], event, now);
+	const answer = await storeAndProcess(db, headers['webhook-id'], event, now);
+	// After the commit: a refund takes credits back and may cross the buyer's low-balance alert.
+	const refundOf = event.type === 'order.refunded' ? peek(event).userId : null;
+	if (refundOf) await checkLowBalance(db, refundOf, now).catch((e) => console.error('[alert]', e));
+	return answer;
 }
 
 async function storeAndProcess(

@@ -16,6 +16,7 @@ import {
 	tokensForCredits,
 	voidHold
 } from '../credits';
+import { checkLowBalance } from '../credits/low-balance';
 import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
 import type { ReplyReceipt, ReplyVersion } from '../../types';
@@ -281,6 +282,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 				aborted: outcome.aborted
 			}
 		});
+		await checkLowBalance(db, request.userId).catch((e) => console.error('[chat] alert', e));
 		if (!(await questionSaved)) return;
 		const receipt: ReplyReceipt = {
 			model: model.id,

@@ -55,3 +55,19 @@ function message(to: Recipient, subject: string, parts: Part[]): MailMessage {
 	const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#18181b;max-width:560px">${body}<p style="font-size:12px;color:#52525b">credit-chat</p></body></html>`;
 	return { to: to.email, subject, text: `${text}\n\n— credit-chat\n`, html };
 }
+
+/** The low-balance alert: available credits fell below the threshold the user set. */
+export function lowBalanceEmail(
+	to: Recipient,
+	alert: { available: number; threshold: number },
+	links: { buy: string; settings: string }
+): MailMessage {
+	const credits = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'credit' : 'credits'}`;
+	return message(to, `Your credit-chat balance is below ${credits(alert.threshold)}`, [
+		`Hi ${to.name},`,
+		`You have ${credits(alert.available)} available, below the ${credits(alert.threshold)} you asked us to warn you about. Buy credits or choose a plan to keep chatting:`,
+		{ link: links.buy, label: 'Buy credits' },
+		'We tell you once each time your credits fall below it. Change or turn off this alert in your settings:',
+		{ link: links.settings, label: 'Alert settings' }
+	]);
+}

@@ -1,6 +1,7 @@
 import { redirect } from '@sveltejs/kit';
 import { and, eq, inArray } from 'drizzle-orm';
 import { usageByDay } from '$lib/server/credits';
+import { allocationsOf } from '$lib/server/credits/allocations-view';
 import { historyPage } from '$lib/server/credits/history';
 import { chat, transactionTypes } from '$lib/server/db/schema';
 import { requestCreditsOverview } from '$lib/server/http/credits-overview';
@@ -42,8 +43,8 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
 	const now = new Date();
 	const { database, models, billing } = await runtime();
 	const db = database.db;
-	// Three independent reads in parallel; each section shows its own error if its read fails.
-	const [overview, history, usage] = await Promise.all([
+	// Independent reads in parallel; each section shows its own error if its read fails.
+	const [overview, history, usage, allocations] = await Promise.all([
 		section(locals.requestId, () => requestCreditsOverview(locals, db, user.id)),
 		section(locals.requestId, () =>
 			historyPage(db, user.id, {
@@ -53,7 +54,8 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
 				limit: HISTORY_PAGE_SIZE
 			})
 		),
-		section(locals.requestId, () => usageByDay(db, user.id, { days: 30, now }))
+		section(locals.requestId, () => usageByDay(db, user.id, { days: 30, now })),
+		section(locals.requestId, () => allocationsOf(db, user.id))
 	]);
 
 	// Links to chats that still exist; a deleted chat's replies stay in the ledger without one.
@@ -87,7 +89,8 @@ export const load: PageServerLoad = async ({ locals, url, depends }) => {
 		paged: parsed.success && Boolean(query.cursor || query.before),
 		overview,
 		history,
-		usage
+		usage,
+		allocations
 	};
 };
 

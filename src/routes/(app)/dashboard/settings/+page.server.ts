@@ -5,10 +5,11 @@ import { listSessions, sessionTokenOf } from '$lib/server/account/sessions';
 import { loginPath } from '$lib/server/auth/access';
 import { changePasswordSchema, fieldErrors } from '$lib/server/auth/credentials';
 import { throttledForm } from '$lib/server/auth/throttle';
+import { lowBalanceOf, setLowBalanceThreshold } from '$lib/server/credits/low-balance';
 import { AppError } from '$lib/server/errors';
 import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
-import { deleteForm, nameForm, revokeForm } from './schema';
+import { deleteForm, lowBalanceForm, nameForm, revokeForm } from './schema';
 import type { Actions, PageServerLoad } from './$types';
 
 /**
@@ -23,9 +24,14 @@ function signedIn({ locals, url }: Pick<RequestEvent, 'locals' | 'url'>) {
 export const load: PageServerLoad = async (event) => {
 	const { user, session } = signedIn(event);
 	const { database } = await runtime();
+	const [sessions, lowBalance] = await Promise.all([
+		listSessions(database.db, user.id, session.id),
+		lowBalanceOf(database.db, user.id)
+	]);
 	return {
 		profile: { name: user.name, email: user.email },
-		sessions: await listSessions(database.db, user.id, session.id)
+		sessions,
+		lowBalanceThreshold: lowBalance.threshold
 	};
 };
 
@@ -93,6 +99,32 @@ export const actions: Actions = {
 		return {
 			action: 'password',
 			success: 'Your password is changed. Every other device has been signed out.'
+		};
+	},
+
+	lowBalance: async (event) => {
+		const { user } = signedIn(event);
+		const form = await readForm(event.request);
+		const values = { threshold: String(form.threshold ?? '').slice(0, 20) };
+		const parsed = lowBalanceForm.safeParse(form);
+		if (!parsed.success) {
+			return fail(400, { action: 'lowBalance', values, errors: fieldErrors(parsed.error) });
+		}
+		const { database } = await runtime();
+		if (parsed.data.intent === 'clear') {
+			await setLowBalanceThreshold(database.db, user.id, null);
+			return {
+				action: 'lowBalance',
+				values: { threshold: '' },
+				success: 'The low-balance alert is off.'
+			};
+		}
+		const threshold = parsed.data.threshold;
+		await setLowBalanceThreshold(database.db, user.id, threshold);
+		return {
+			action: 'lowBalance',
+			values: { threshold: String(threshold) },
+			success: `We will tell you when your available credits fall below ${threshold.toLocaleString('en')}.`
 		};
 	},
 
