@@ -44,7 +44,7 @@ export async function startEmbeddedPostgres(options: {
 	/** Tests only: listen on this port instead of a free one. */
 	port?: number;
 }): Promise<EmbeddedServer> {
-	const todo = `run \`npm ci\` again, or set ${options.override} to a PostgreSQL you run yourself`;
+	const todo = `set ${options.override} to a PostgreSQL you run yourself`;
 	const binaries = options.binaries ?? (await postgresBinaries());
 	const owner = process.getuid?.() === 0 ? await postgresUser(todo) : undefined;
 	const base = tmpdir();
@@ -171,8 +171,8 @@ function runToEnd(
 				reject(
 					new TestDependencyError(
 						'PostgreSQL',
-						`${label} failed (exit ${code ?? signal}): ${lastLines(output) || 'no output'}`,
-						todo
+						`${label} failed (exit ${code ?? signal}): ${lastWords(output) || 'no output'}`,
+						`fix what ${label} names, or ${todo}`
 					)
 				);
 		});
@@ -187,8 +187,8 @@ function untilReady(server: ChildProcess, program: string, todo: string): Promis
 			finish(
 				new TestDependencyError(
 					'PostgreSQL',
-					`the server was not ready after ${START_DEADLINE_MS / 1000} s: ${lastLines(output) || 'no output'}`,
-					todo
+					`the server was not ready after ${START_DEADLINE_MS / 1000} s: ${lastWords(output) || 'no output'}`,
+					`retry on a less busy machine, or ${todo}`
 				)
 			);
 		}, START_DEADLINE_MS);
@@ -201,8 +201,8 @@ function untilReady(server: ChildProcess, program: string, todo: string): Promis
 			finish(
 				new TestDependencyError(
 					'PostgreSQL',
-					`the server exited while starting (exit ${code ?? signal}): ${lastLines(output) || 'no output'}`,
-					todo
+					`the server exited while starting (exit ${code ?? signal}): ${lastWords(output) || 'no output'}`,
+					`fix what PostgreSQL names (a port in use, a full disk), or ${todo}`
 				)
 			);
 		function finish(error?: Error) {
@@ -228,8 +228,8 @@ function spawnFailure(label: string, program: string, error: Error, todo: string
 	const asUser = process.getuid?.() === 0 ? ' (run as the postgres user)' : '';
 	const hint =
 		code === 'EACCES' || code === 'ENOENT'
-			? `check that ${program} exists and that every folder above it can be entered by the user that runs it, or ${todo}`
-			: todo;
+			? `check that ${program} exists and that every folder above it can be entered by the user that runs it, run \`npm ci\` again, or ${todo}`
+			: `run \`npm ci\` again, or ${todo}`;
 	return new TestDependencyError(
 		'PostgreSQL',
 		`${label} ${program}${asUser} could not be run: ${error.message}`,
@@ -252,7 +252,17 @@ async function stopServer(server: ChildProcess): Promise<void> {
 	}
 }
 
-/** The last few lines of a process's output, as one line: where PostgreSQL says what went wrong. */
-function lastLines(output: string): string {
-	return oneLine(output.trim().split('\n').slice(-3).join(' '));
+/**
+ * What PostgreSQL said went wrong, as one line: its FATAL, PANIC, ERROR, WARNING, HINT and "could not" lines when there are any
+ * (without the log-line timestamps), otherwise the last few lines of its output.
+ */
+export function lastWords(output: string): string {
+	const lines = output
+		.trim()
+		.split('\n')
+		.map((line) => line.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, ''));
+	const serious = lines.filter((line) =>
+		/^(FATAL|PANIC|ERROR|WARNING|HINT):|^LOG: +could not/.test(line)
+	);
+	return oneLine((serious.length ? serious : lines.slice(-3)).join(' '));
 }
