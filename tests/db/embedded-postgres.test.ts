@@ -204,6 +204,24 @@ describe('starting the embedded PostgreSQL', () => {
 		expect((error as Error).message).toContain('set TEST_DATABASE_URL to a PostgreSQL');
 	});
 
+	it('reports a temp folder it cannot use as one clear line naming TMPDIR', async () => {
+		const given = await binaries();
+		const saved = process.env.TMPDIR;
+		process.env.TMPDIR = '/nonexistent/credit-chat-tmp';
+		try {
+			const error = await startEmbeddedPostgres({
+				durable: false,
+				override: 'TEST_DATABASE_URL',
+				binaries: given
+			}).catch((e: unknown) => e);
+
+			expectOneClearLine(error, /\/nonexistent.*ENOENT.*point TMPDIR at a folder/);
+		} finally {
+			if (saved === undefined) delete process.env.TMPDIR;
+			else process.env.TMPDIR = saved;
+		}
+	});
+
 	it.runIf(isRoot)(
 		'reports binaries inside a private folder (the mode-700 clone) clearly',
 		async () => {

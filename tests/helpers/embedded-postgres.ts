@@ -52,7 +52,13 @@ export async function startEmbeddedPostgres(options: {
 
 	// The run folder holds the data folder and the password file; as root it belongs to the
 	// `postgres` user, which writes into it.
-	const runDir = await mkdtemp(join(base, 'credit-chat-pgdata-'));
+	const runDir = await mkdtemp(join(base, 'credit-chat-pgdata-')).catch((error: unknown) => {
+		throw new TestDependencyError(
+			'PostgreSQL',
+			`no data folder could be made in ${base}: ${messageOf(error)}`,
+			`point TMPDIR at a folder you can write to, or ${todo}`
+		);
+	});
 	const dataDir = join(runDir, 'data');
 	const passwordFile = join(runDir, 'password');
 	let server: ChildProcess | undefined;

@@ -141,7 +141,13 @@ async function openUp(path: string): Promise<void> {
  */
 export async function assertReachableByAll(dir: string): Promise<void> {
 	for (let current = dir; ; current = dirname(current)) {
-		const info = await stat(current);
+		const info = await stat(current).catch((error: unknown) => {
+			throw new TestDependencyError(
+				'PostgreSQL',
+				`${current} cannot be examined: ${messageOf(error)}`,
+				'point TMPDIR at a folder everyone can enter, such as /tmp'
+			);
+		});
 		if ((info.mode & 0o001) === 0) {
 			throw new TestDependencyError(
 				'PostgreSQL',
