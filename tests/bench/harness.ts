@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
 import { createScratchDatabase } from '../helpers/scratch-database';
+import { TestDependencyError } from '../helpers/test-dependency-error';
 
 /**
  * What every benchmark script shares: a PostgreSQL to run on, a fresh database, undo steps run
@@ -30,7 +31,7 @@ export async function openServer(): Promise<{ url: string; source: string }> {
 	const started = performance.now();
 	// Durable = PostgreSQL's default fsync and synchronous_commit, as in production: every commit
 	// waits for its WAL flush.
-	const server = await startEmbeddedPostgres({ durable: true });
+	const server = await startEmbeddedPostgres({ durable: true, override: 'BENCH_DATABASE_URL' });
 	onCleanup(() => server.stop());
 	const ms = Math.round(performance.now() - started);
 	return { url: server.url, source: `embedded-postgres, durable (started in ${ms} ms)` };
@@ -63,7 +64,10 @@ export async function runBenchmark(
 		process.exitCode = await main();
 	} catch (error) {
 		// After Ctrl-C, errors from operations cut short are expected, not worth a stack trace.
-		if (!interrupted.signal.aborted) {
+		if (error instanceof TestDependencyError) {
+			// PostgreSQL did not start: its one line says what to do, nothing ran to add context to.
+			console.error(error.message);
+		} else if (!interrupted.signal.aborted) {
 			console.error(error);
 			const context = options.describeFailure?.().trim();
 			if (context) console.error(`\n${context}`);

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../helpers/embedded-postgres';
+import { TestDependencyError } from '../helpers/test-dependency-error';
 
 declare module 'vitest' {
 	export interface ProvidedContext {
@@ -23,7 +24,16 @@ export default async function setup(project: TestProject) {
 	}
 
 	const started = Date.now();
-	const server = await startEmbeddedPostgres({ durable: false });
+	let server: EmbeddedServer;
+	try {
+		server = await startEmbeddedPostgres({ durable: false, override: 'TEST_DATABASE_URL' });
+	} catch (error) {
+		// Vitest would report this as an "Unhandled Error" after a misleading "No test files
+		// found": the one line says it all, and the run ends red before any test starts.
+		if (!(error instanceof TestDependencyError)) throw error;
+		console.error(`\n${error.message}\n`);
+		process.exit(1);
+	}
 	process.env[SHARED] = server.url;
 	project.provide('postgresUrl', server.url);
 	console.log(`[tests] PostgreSQL 18 (embedded-postgres) ready in ${Date.now() - started} ms`);
