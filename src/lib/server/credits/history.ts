@@ -125,6 +125,19 @@ export function historyConditions(userId: string | null, filter: HistoryFilter):
 export const olderThan = (cursor: Cursor) =>
 	sql`(${creditTransaction.createdAt}, ${creditTransaction.id}) < (${cursor.time}::timestamptz, ${cursor.id})`;
 
+/** The columns a history row is read with (and its cursor time). */
+const historyColumns = {
+	id: creditTransaction.id,
+	type: creditTransaction.type,
+	amount: creditTransaction.amount,
+	balanceAfter: creditTransaction.balanceAfter,
+	packageId: creditTransaction.packageId,
+	description: creditTransaction.description,
+	metadata: creditTransaction.metadata,
+	createdAt: creditTransaction.createdAt,
+	cursorTime
+};
+
 /**
  * A user's ledger, newest first, keyset-paginated on (created_at, id): rows arriving later sort
  * before the first page, so a page boundary never moves, and a deep page or a date range is
@@ -138,17 +151,7 @@ export async function listTransactions(
 	const conditions = historyConditions(userId, options);
 	if (options.cursor) conditions.push(olderThan(options.cursor));
 	const rows = await db
-		.select({
-			id: creditTransaction.id,
-			type: creditTransaction.type,
-			amount: creditTransaction.amount,
-			balanceAfter: creditTransaction.balanceAfter,
-			packageId: creditTransaction.packageId,
-			description: creditTransaction.description,
-			metadata: creditTransaction.metadata,
-			createdAt: creditTransaction.createdAt,
-			cursorTime
-		})
+		.select(historyColumns)
 		.from(creditTransaction)
 		.where(and(...conditions))
 		.orderBy(desc(creditTransaction.createdAt), desc(creditTransaction.id))
@@ -203,20 +206,9 @@ export async function historyPage(
 	options: HistoryFilter & { limit: number; cursor?: Cursor | null; before?: Cursor | null }
 ): Promise<HistoryPage> {
 	const conditions = historyConditions(userId, options);
-	const select = {
-		id: creditTransaction.id,
-		type: creditTransaction.type,
-		amount: creditTransaction.amount,
-		balanceAfter: creditTransaction.balanceAfter,
-		packageId: creditTransaction.packageId,
-		description: creditTransaction.description,
-		metadata: creditTransaction.metadata,
-		createdAt: creditTransaction.createdAt,
-		cursorTime
-	};
 	const readNewer = (before: Cursor) =>
 		db
-			.select(select)
+			.select(historyColumns)
 			.from(creditTransaction)
 			.where(and(...conditions, newerThan(before)))
 			.orderBy(creditTransaction.createdAt, creditTransaction.id)
@@ -232,7 +224,7 @@ export async function historyPage(
 		moreOlder = rows.length > 0;
 	} else {
 		const older = await db
-			.select(select)
+			.select(historyColumns)
 			.from(creditTransaction)
 			.where(and(...conditions, ...(options.cursor ? [olderThan(options.cursor)] : [])))
 			.orderBy(desc(creditTransaction.createdAt), desc(creditTransaction.id))
