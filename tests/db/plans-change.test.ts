@@ -162,6 +162,12 @@ describe.each(databaseKinds)('plan checkout and plan changes in test mode on %s'
 		const before = await db().select().from(polarWebhookDelivery);
 		expect(await refusal(change('test_pro-monthly'))).toEqual({ status: 409, code: 'same_plan' });
 		expect(await db().select().from(polarWebhookDelivery)).toHaveLength(before.length);
+		// Five attempts this minute: a sixth is refused before it reaches Polar or the ledger.
+		expect(await refusal(change('test_pro-yearly'))).toEqual({
+			status: 429,
+			code: 'rate_limited'
+		});
+		expect(await db().select().from(polarWebhookDelivery)).toHaveLength(before.length);
 		expect(
 			await refusal(changePlan(db(), { ...billing, mode: 'off' }, { user, productId: 'x' }))
 		).toEqual({ status: 409, code: 'payments_off' });

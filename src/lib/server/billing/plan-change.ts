@@ -2,10 +2,14 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { billingSubscription } from '../db/schema';
 import { AppError } from '../errors';
+import { hit } from '../security/rate-limit';
 import type { BillingContext } from './context';
 import { currentPlansOf } from './subscriptions';
 import { signedTestPlanChange } from './test-mode';
 import { handlePolarWebhook } from './webhook';
+
+/** Plan changes per account and minute. */
+export const PLAN_CHANGE_LIMIT = { max: 5, windowSeconds: 60 };
 
 /**
  * "Switch to this plan" on the buy page: moves the user's active plan subscription to another
@@ -23,6 +27,15 @@ export async function changePlan(
 	const now = input.now ?? new Date();
 	if (billing.mode === 'off') {
 		throw new AppError(409, 'payments_off', 'Plan changes are not available on this server.');
+	}
+	// Each change is a call to Polar (and an invoice): a few a minute per account is plenty.
+	const verdict = await hit(db, `plan-change:${input.user.id}`, PLAN_CHANGE_LIMIT);
+	if (!verdict.allowed) {
+		throw new AppError(
+			429,
+			'rate_limited',
+			`Too many plan changes. Try again in ${verdict.retryAfterSeconds} seconds.`
+		);
 	}
 	const { items } = await billing.catalog();
 	const product = items.find((item) => item.productId === input.productId);
