@@ -76,6 +76,14 @@ describe('email verification and password reset in a real browser', () => {
 		);
 		await expect(page.getByTestId('email-notice').isVisible()).resolves.toBe(true);
 		await expect(page.getByTestId('out-of-credits').count()).resolves.toBe(0);
+		// The notice shortens the chat instead of pushing it below the window (it scrolled ~50 px).
+		const overflow = await page.evaluate(
+			() => document.documentElement.scrollHeight - window.innerHeight
+		);
+		expect(overflow).toBeLessThanOrEqual(0);
+		await expect(composer.isVisible()).resolves.toBe(true);
+		const box = await composer.boundingBox();
+		expect(box!.y + box!.height).toBeLessThanOrEqual(page.viewportSize()!.height);
 		await page.screenshot({ path: screenshotPath('verify-02-unverified-chat'), fullPage: true });
 		await page.context().close();
 
