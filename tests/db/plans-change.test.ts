@@ -4,7 +4,12 @@ import { creditPacks } from '../../config/credit-packs';
 import { plans } from '../../config/plans';
 import { catalogItemOf, type CatalogItem } from '../../src/lib/server/billing/catalog';
 import type { BillingContext } from '../../src/lib/server/billing/context';
-import { changePlan } from '../../src/lib/server/billing/plan-change';
+import {
+	changePlan,
+	PLAN_CHANGE_LIMIT,
+	planChangeBucket
+} from '../../src/lib/server/billing/plan-change';
+import { hit } from '../../src/lib/server/security/rate-limit';
 import { startPurchase } from '../../src/lib/server/billing/purchase';
 import { metadataOf, planMetadataOf } from '../../src/lib/server/billing/seed-products';
 import { currentPlansOf } from '../../src/lib/server/billing/subscriptions';
@@ -162,7 +167,10 @@ describe.each(databaseKinds)('plan checkout and plan changes in test mode on %s'
 		const before = await db().select().from(polarWebhookDelivery);
 		expect(await refusal(change('test_pro-monthly'))).toEqual({ status: 409, code: 'same_plan' });
 		expect(await db().select().from(polarWebhookDelivery)).toHaveLength(before.length);
-		// Five attempts this minute: a sixth is refused before it reaches Polar or the ledger.
+		// Five changes made this minute: a sixth is refused before it reaches Polar or the ledger.
+		for (let i = 0; i < PLAN_CHANGE_LIMIT.max; i++) {
+			await hit(db(), planChangeBucket(userId), PLAN_CHANGE_LIMIT);
+		}
 		expect(await refusal(change('test_pro-yearly'))).toEqual({
 			status: 429,
 			code: 'rate_limited'

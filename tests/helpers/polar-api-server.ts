@@ -156,6 +156,22 @@ function route(
 			customer_id: `cus_${input.external_customer_id}`
 		});
 	}
+	const subscriptionMatch = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
+	if (method === 'PATCH' && subscriptionMatch) {
+		// A plan change: Polar answers with the subscription on its new product and later sends
+		// `subscription.updated` and the `order.paid` of the prorated invoice (the tests send those).
+		const update = body as { product_id?: string; proration_behavior?: string };
+		const product = state.products.find((p) => p.id === update.product_id);
+		if (!product) {
+			return send(response, 422, { error: 'RequestValidationError', detail: 'Unknown product.' });
+		}
+		return send(response, 200, {
+			id: subscriptionMatch[1],
+			status: 'active',
+			product_id: product.id,
+			product
+		});
+	}
 	if (method === 'GET' && path === '/v1/orders/') {
 		let items = state.orders;
 		const statuses = url.searchParams.getAll('status');

@@ -58,6 +58,7 @@ function subscriptionEvent(
 describe('the public catalog API and plan changes (Polar mode, real SDK against a local Polar)', () => {
 	let polar: PolarApiServer;
 	let app: AppServer;
+	let sql: postgres.Sql;
 	const products = new Map<string, models.Product>();
 
 	beforeAll(async () => {
@@ -89,8 +90,10 @@ describe('the public catalog API and plan changes (Polar mode, real SDK against 
 			POLAR_WEBHOOK_SECRET: secret,
 			POLAR_RECONCILE_INTERVAL_SECONDS: '0'
 		});
+		sql = postgres(app.databaseUrl, { max: 1 });
 	});
 	afterAll(async () => {
+		await sql?.end();
 		await app?.stop();
 		await polar?.close();
 	});
@@ -198,6 +201,28 @@ describe('the public catalog API and plan changes (Polar mode, real SDK against 
 		const empty = await client.postForm('/dashboard/buy?/changePlan', {});
 		expect(empty.status).toBe(400);
 		expect(await empty.text()).toContain('Pick a plan');
+
+		// A real change goes to Polar, which bills the prorated difference; credits come later with
+		// its order.paid, never with the click.
+		const [subscription] = await sql`select id from billing_subscription where user_id = ${userId}`;
+		const packagesBefore = await sql`select id from credit_package where user_id = ${userId}`;
+		const patches = () =>
+			polar.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/v1/subscriptions/'));
+		const yearly = products.get('pro-yearly')!;
+		polar.failWith = 500;
+		const down = await change(yearly.id);
+		polar.failWith = null;
+		expect(down.status).toBe(502);
+		expect(await down.text()).toContain('Polar could not change your plan');
+		const changed = await change(yearly.id);
+		expect(changed.status).toBe(200);
+		expect(patches().at(-1)).toMatchObject({
+			path: `/v1/subscriptions/${subscription.id}`,
+			body: { product_id: yearly.id, proration_behavior: 'invoice' }
+		});
+		expect(await sql`select id from credit_package where user_id = ${userId}`).toHaveLength(
+			packagesBefore.length
+		);
 
 		// A stranger's data request shows no plans.
 		const stranger = await fetch(`${app.url}/dashboard/buy/__data.json`, { redirect: 'manual' });

@@ -8,8 +8,9 @@ import { currentPlansOf } from './subscriptions';
 import { signedTestPlanChange } from './test-mode';
 import { handlePolarWebhook } from './webhook';
 
-/** Plan changes per account and minute. */
+/** Plan changes per account and minute (counted when one is about to be made). */
 export const PLAN_CHANGE_LIMIT = { max: 5, windowSeconds: 60 };
+export const planChangeBucket = (userId: string) => `plan-change:${userId}`;
 
 /**
  * "Switch to this plan" on the buy page: moves the user's active plan subscription to another
@@ -27,15 +28,6 @@ export async function changePlan(
 	const now = input.now ?? new Date();
 	if (billing.mode === 'off') {
 		throw new AppError(409, 'payments_off', 'Plan changes are not available on this server.');
-	}
-	// Each change is a call to Polar (and an invoice): a few a minute per account is plenty.
-	const verdict = await hit(db, `plan-change:${input.user.id}`, PLAN_CHANGE_LIMIT);
-	if (!verdict.allowed) {
-		throw new AppError(
-			429,
-			'rate_limited',
-			`Too many plan changes. Try again in ${verdict.retryAfterSeconds} seconds.`
-		);
 	}
 	const { items } = await billing.catalog();
 	const product = items.find((item) => item.productId === input.productId);
@@ -63,11 +55,29 @@ export async function changePlan(
 	if (subscription.productId === product.productId) {
 		throw new AppError(409, 'same_plan', 'You are on this plan already.');
 	}
+	// Each change is a call to Polar (and an invoice): a few a minute per account is plenty.
+	const verdict = await hit(db, planChangeBucket(input.user.id), PLAN_CHANGE_LIMIT);
+	if (!verdict.allowed) {
+		throw new AppError(
+			429,
+			'rate_limited',
+			`Too many plan changes. Try again in ${verdict.retryAfterSeconds} seconds.`
+		);
+	}
 	if (billing.polar) {
-		await billing.polar.subscriptions.update(subscription.subscriptionId, {
-			product_id: product.productId,
-			proration_behavior: 'invoice'
-		});
+		try {
+			await billing.polar.subscriptions.update(subscription.subscriptionId, {
+				product_id: product.productId,
+				proration_behavior: 'invoice'
+			});
+		} catch (error) {
+			console.error('Polar refused or missed a plan change:', error);
+			throw new AppError(
+				502,
+				'polar_unavailable',
+				'Polar could not change your plan just now. Nothing was changed; please try again in a moment.'
+			);
+		}
 		return { subscriptionId: subscription.subscriptionId };
 	}
 	const [row] = await db
