@@ -1,3 +1,4 @@
+import { creditPacks } from '../../config/credit-packs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startAppServer, type AppServer } from '../helpers/app-server';
@@ -41,8 +42,9 @@ describe('buying credits in test mode, in a real browser', () => {
 		await page.goto(`${app.url}/dashboard/buy`);
 		await page.waitForFunction(() => document.body.dataset.hydrated === 'true');
 		await expect.poll(() => page.getByText('Test mode — no payment.').isVisible()).toBe(true);
+		// The packs of config/credit-packs.ts (plans are cards of their own, see shop.test.ts).
 		const offers = page.getByTestId('offer');
-		expect(await offers.count()).toBe(7);
+		expect(await offers.count()).toBe(creditPacks.length);
 		await page.screenshot({ path: screenshotPath('buy-01-test-mode'), fullPage: true });
 
 		const pack = offers.filter({
