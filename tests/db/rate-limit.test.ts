@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { publicCatalog } from '../../src/lib/server/billing/public-catalog';
 import { selectRows } from '../../src/lib/server/db/client';
+import type { AppError } from '../../src/lib/server/errors';
 import {
 	blockedFor,
 	clearFailures,
@@ -119,4 +121,25 @@ describe.each(databaseKinds)('the rate limiter on %s', (kind) => {
 			expect(Number(row.hits)).toBe(50);
 		});
 	}
+});
+
+describe.each(databaseKinds)('the public catalog limit on %s', (kind) => {
+	const database = useTestDatabase(kind);
+	const db = () => database().db;
+	const catalog = async () => ({ items: [], staleSince: null, unavailable: false });
+	const ask = (address: string) =>
+		publicCatalog(db(), { address, query: {}, catalog, limit: { max: 2, windowSeconds: 60 } }).then(
+			() => 200,
+			(error) => (error as AppError).status
+		);
+
+	it('counts an IPv6 client per /64, as the sign-in limits do', async () => {
+		const prefix = `2001:db8:${kind === 'pglite' ? 'a' : 'b'}:1`;
+		expect(await ask(`${prefix}::1`)).toBe(200);
+		expect(await ask(`${prefix}::2`)).toBe(200);
+		// Another address of the same /64: the same subscriber, over the limit.
+		expect(await ask(`${prefix}:ffff::3`)).toBe(429);
+		// The next /64 is someone else.
+		expect(await ask(`2001:db8:${kind === 'pglite' ? 'a' : 'b'}:2::1`)).toBe(200);
+	});
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { addressBucket } from '../auth/throttle';
 import type { Db } from '../db/client';
 import { AppError } from '../errors';
 import { hit, type Limit } from '../security/rate-limit';
@@ -68,7 +69,7 @@ export async function publicCatalog(
 ): Promise<PublicCatalog> {
 	const verdict = await hit(
 		db,
-		`catalog:address:${input.address}`,
+		`catalog:address:${addressBucket(input.address)}`,
 		input.limit ?? CATALOG_RATE_LIMIT
 	);
 	if (!verdict.allowed) {
