@@ -1,11 +1,4 @@
-import {
-	convertToModelMessages,
-	createUIMessageStreamResponse,
-	generateId,
-	streamText,
-	type UIMessage,
-	type UIMessageChunk
-} from 'ai';
+import { generateId, type FinishReason } from 'ai';
 import { eq, inArray } from 'drizzle-orm';
 import type { ChatConfig } from '../config';
 import {
@@ -33,8 +26,11 @@ import {
 	type HistoryMessage
 } from './history';
 import type { ModelRegistry } from './models';
+import { promptOf, streamModel } from './model-stream';
 import {
 	claimRun,
+	closeRun,
+	emit,
 	endRun,
 	isRunning,
 	PROGRESS_INTERVAL_MS,
@@ -49,6 +45,7 @@ import {
 	PER_MESSAGE_OVERHEAD,
 	PROMPT_OVERHEAD
 } from './tokens';
+import { uiStreamResponse } from './ui-stream';
 
 export interface ReplyRequest {
 	userId: string;
@@ -330,12 +327,6 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			console.error(`[chat] settling hold ${hold.holdId} failed`, error)
 		);
 
-	const modelMessages = await convertToModelMessages(history.map(toUIMessage)).catch(
-		async (error: unknown) => {
-			await settleSafely({ aborted: false, error: errorMessage(error) });
-			throw error;
-		}
-	);
 	// Only Stop aborts the model call: through the in-process run at once, or through the stored
 	// stop request, read back with every progress write.
 	const stop = new AbortController();
@@ -353,98 +344,88 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			.catch((error) => console.error(`[chat] progress of chat ${chat.id} not written`, error))
 			.finally(() => (writing = false));
 	}, PROGRESS_INTERVAL_MS);
-	const result = streamText({
-		model: models.languageModel(model.id),
-		messages: modelMessages,
-		maxOutputTokens,
-		abortSignal: stop.signal,
-		maxRetries: 0,
-		onChunk: ({ chunk }) => {
-			if (chunk.type !== 'text-delta') return;
-			streamed += chunk.text;
-			if (!counting && Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
-				lastOwedAt = Date.now();
-				void recordOwedSoFar().catch(() => {});
-			}
-		},
-		onEnd: (event) =>
-			settleSafely({
-				inputTokens: event.usage.inputTokens,
-				outputTokens: event.usage.outputTokens,
-				aborted: false,
-				error: event.finishReason === 'error' ? 'The model stopped with an error.' : undefined
-			}),
-		onAbort: () => settleSafely({ aborted: true }),
-		// A provider that fails before any output lands in onError; a connection that dies
-		// mid-stream ends only the step (onStepError). Either way the partial output is charged.
-		onError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) }),
-		onStepError: ({ error }) => settleSafely({ aborted: false, error: errorMessage(error) })
-	});
-	// The server reads the model's stream to the end whoever listens, so the reply is always settled.
-	void result.consumeStream({ onError: () => {} });
 
-	const failed = (error: unknown) =>
-		error instanceof AppError ? error.message : `The model failed: ${errorMessage(error)}`;
-	const run = startRun({
-		chatId: chat.id,
-		userId: request.userId,
-		replyId,
-		stop,
-		source: replyStream(
-			result.toUIMessageStream({ generateMessageId: () => replyId, onError: failed }),
-			{ questionSaved, stop, failed }
-		)
-	});
-	return createUIMessageStreamResponse({ stream: subscribe(run) });
-}
-
-/**
- * The reply as its listeners get it, in one stream layer: it starts once the question is stored
- * and turns an upstream that dies mid-stream into an error chunk (not a broken response).
- */
-function replyStream(
-	source: ReadableStream<UIMessageChunk>,
-	options: {
-		questionSaved: Promise<boolean>;
-		stop: AbortController;
-		failed: (error: unknown) => string;
-	}
-): ReadableStream<UIMessageChunk> {
-	const reader = source.getReader();
-	let started = false;
-	const fail = (target: ReadableStreamDefaultController<UIMessageChunk>, error: unknown) => {
-		target.enqueue({ type: 'error', errorText: options.failed(error) });
-		target.close();
-	};
-	return new ReadableStream<UIMessageChunk>({
-		async pull(target) {
-			if (!started) {
-				started = true;
-				if (!(await options.questionSaved)) {
-					options.stop.abort();
-					void reader.cancel().catch(() => {});
-					return fail(
-						target,
-						new AppError(
-							500,
-							'question_not_stored',
-							'Your message could not be stored. Please try again.'
-						)
-					);
-				}
-			}
-			try {
-				const { done, value } = await reader.read();
-				if (done) target.close();
-				else target.enqueue(value);
-			} catch (error) {
-				fail(target, error);
-			}
-		},
-		cancel(reason) {
-			return reader.cancel(reason);
+	const run = startRun({ chatId: chat.id, userId: request.userId, replyId, stop });
+	const textId = `${replyId}-text`;
+	// Listeners get the reply once the question is stored (a reload must find the question
+	// before the reply). Text deltas that arrive within one tick go out as one event.
+	let open = false;
+	let textStarted = false;
+	let pending = '';
+	let flushQueued = false;
+	const flush = () => {
+		flushQueued = false;
+		if (!open || !pending) return;
+		if (!textStarted) {
+			textStarted = true;
+			emit(run, { type: 'text-start', id: textId });
 		}
+		emit(run, { type: 'text-delta', id: textId, delta: pending });
+		pending = '';
+	};
+	const onText = (delta: string) => {
+		streamed += delta;
+		pending += delta;
+		if (!flushQueued) {
+			flushQueued = true;
+			setImmediate(flush);
+		}
+		if (!counting && Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
+			lastOwedAt = Date.now();
+			void recordOwedSoFar().catch(() => {});
+		}
+	};
+	void questionSaved.then((saved) => {
+		if (!saved) return stop.abort('question not stored');
+		open = true;
+		emit(run, { type: 'start', messageId: replyId });
+		emit(run, { type: 'start-step' });
+		flush();
 	});
+
+	const write = async () => {
+		const end = await streamModel(
+			models.languageModel(model.id),
+			{ prompt: promptOf(history), maxOutputTokens, abortSignal: stop.signal },
+			onText
+		);
+		if (!(await questionSaved)) {
+			await settleSafely({ aborted: true, error: 'Your message could not be stored.' });
+			emit(run, {
+				type: 'error',
+				errorText: 'Your message could not be stored. Please try again.'
+			});
+			return;
+		}
+		const error =
+			end.error !== undefined
+				? errorMessage(end.error)
+				: end.finishReason === 'error'
+					? 'The model stopped with an error.'
+					: undefined;
+		flush();
+		if (textStarted) emit(run, { type: 'text-end', id: textId });
+		if (end.error !== undefined) {
+			emit(run, { type: 'error', errorText: `The model failed: ${errorMessage(end.error)}` });
+		} else if (end.aborted) {
+			emit(run, { type: 'abort' });
+		} else {
+			emit(run, { type: 'finish-step' });
+			emit(run, { type: 'finish', finishReason: end.finishReason as FinishReason });
+		}
+		// Settled and stored before the stream ends, so a listener that sees the end finds the
+		// reply, its receipt and the new balance.
+		await settleSafely({
+			inputTokens: end.inputTokens,
+			outputTokens: end.outputTokens,
+			aborted: end.aborted,
+			error
+		});
+	};
+	void write()
+		.catch((error) => console.error(`[chat] the reply of chat ${chat.id} failed`, error))
+		.finally(() => closeRun(run));
+	return uiStreamResponse(subscribe(run));
 }
 
 /**
@@ -473,10 +454,6 @@ function historyBefore(db: Db, config: ChatConfig, chatId: string, beforeId: str
 		maxMessages: Math.floor(config.historyTokens / PER_MESSAGE_OVERHEAD),
 		maxChars: config.historyTokens * MAX_CHARS_PER_TOKEN
 	});
-}
-
-function toUIMessage(message: HistoryMessage): UIMessage {
-	return { id: message.id, role: message.role, parts: [{ type: 'text', text: message.text }] };
 }
 
 /**

@@ -3,25 +3,29 @@ import type { Db } from '../db/client';
 import { AppError } from '../errors';
 import { chatMessages, findChat, isChatId, textOfParts } from './history';
 import { activeRun, followStored, requestStop, storedRun, subscribe } from './runs';
+import { sseStream } from './ui-stream';
 
 const notFound = () => new AppError(404, 'chat_not_found', 'This chat does not exist.');
 
 /**
  * The chat's running reply for its owner: replayed from its start and then followed live (from
  * this process when it runs here, otherwise from the progress stored in PostgreSQL). Null when no
- * reply is running. Another user's chat reads like a missing one.
+ * reply is running. Another user's chat reads like a missing one. The stream is SSE events.
  */
 export async function runningReplyStream(
 	db: Db,
 	input: { chatId: string; userId: string; after?: string | null }
-): Promise<ReadableStream<UIMessageChunk> | null> {
+): Promise<ReadableStream<Uint8Array> | null> {
 	const chat = await findChat(db, input.chatId, input.userId);
 	if (!chat) throw notFound();
 	const local = activeRun(chat.id);
 	if (local) return subscribe(local);
 	const stored = await storedRun(db, chat.id);
-	if (stored && stored.status === 'running' && !stored.lost) return followStored(db, stored);
-	return input.after ? storedReplyStream(db, chat.id, input.after) : null;
+	if (stored && stored.status === 'running' && !stored.lost) {
+		return sseStream(followStored(db, stored));
+	}
+	const replay = input.after ? await storedReplyStream(db, chat.id, input.after) : null;
+	return replay && sseStream(replay);
 }
 
 /**

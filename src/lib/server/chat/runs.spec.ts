@@ -1,22 +1,16 @@
 import type { UIMessageChunk } from 'ai';
 import { describe, expect, it } from 'vitest';
-import { activeRun, runningCount, startRun, subscribe } from './runs';
+import { activeRun, closeRun, emit, runningCount, startRun, subscribe } from './runs';
 
-/** A source the test feeds by hand. */
-function source() {
-	let controller!: ReadableStreamDefaultController<UIMessageChunk>;
-	const stream = new ReadableStream<UIMessageChunk>({ start: (c) => void (controller = c) });
-	return {
-		stream,
-		push: (chunk: UIMessageChunk) => controller.enqueue(chunk),
-		end: () => controller.close()
-	};
-}
-
-async function readAll(stream: ReadableStream<UIMessageChunk>) {
-	const chunks: UIMessageChunk[] = [];
-	for await (const chunk of stream) chunks.push(chunk);
-	return chunks;
+/** The chunks of an SSE stream, checking that it ends with `[DONE]`. */
+async function readAll(stream: ReadableStream<Uint8Array>) {
+	const text = await new Response(stream).text();
+	const events = text
+		.split('\n\n')
+		.filter(Boolean)
+		.map((event) => event.replace(/^data: /, ''));
+	expect(events.pop()).toBe('[DONE]');
+	return events.map((event) => JSON.parse(event) as UIMessageChunk);
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -24,14 +18,8 @@ const delta = (text: string): UIMessageChunk => ({ type: 'text-delta', id: 't', 
 
 describe('the run registry', () => {
 	it('replays what was written (deltas merged) to a late listener, then follows live', async () => {
-		const feed = source();
-		const run = startRun({
-			chatId: 'c1',
-			userId: 'u',
-			replyId: 'r1',
-			stop: new AbortController(),
-			source: feed.stream
-		});
+		const run = startRun({ chatId: 'c1', userId: 'u', replyId: 'r1', stop: new AbortController() });
+		const feed = { push: (chunk: UIMessageChunk) => emit(run, chunk), end: () => closeRun(run) };
 		const first = readAll(subscribe(run));
 		feed.push({ type: 'start', messageId: 'r1' });
 		feed.push({ type: 'text-start', id: 't' });
@@ -59,14 +47,8 @@ describe('the run registry', () => {
 	});
 
 	it('drops a listener that goes away, goes on without it, and leaves memory when it ends', async () => {
-		const feed = source();
-		const run = startRun({
-			chatId: 'c2',
-			userId: 'u',
-			replyId: 'r2',
-			stop: new AbortController(),
-			source: feed.stream
-		});
+		const run = startRun({ chatId: 'c2', userId: 'u', replyId: 'r2', stop: new AbortController() });
+		const feed = { push: (chunk: UIMessageChunk) => emit(run, chunk), end: () => closeRun(run) };
 		expect(activeRun('c2')).toBe(run);
 		const gone = subscribe(run);
 		const reader = gone.getReader();

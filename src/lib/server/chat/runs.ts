@@ -1,10 +1,11 @@
 import type { UIMessageChunk } from 'ai';
 import { sql } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
+import { DONE_EVENT, sseEvent } from './ui-stream';
 
 /**
- * A reply belongs to the server, not to the request that asked for it. A run consumes the model's
- * UI message stream itself and hands every chunk to any number of subscribers: the POST that
+ * A reply belongs to the server, not to the request that asked for it. A run is written by the
+ * reply itself and hands every chunk to any number of subscribers: the POST that
  * started it is only the first one; GET /api/chat/{id}/stream on the same instance joins later
  * and first gets what was already written. Progress (the partial text, a heartbeat and the
  * stop request) lives in PostgreSQL (`chat_run`), so other instances can follow and stop it.
@@ -27,7 +28,8 @@ export interface Run {
 	stop: AbortController;
 	/** What was sent so far, consecutive text deltas merged: a late subscriber's replay. */
 	buffer: UIMessageChunk[];
-	subscribers: Set<ReadableStreamDefaultController<UIMessageChunk>>;
+	/** Listeners, each fed the SSE events (encoded once per chunk for all of them). */
+	subscribers: Set<ReadableStreamDefaultController<Uint8Array>>;
 	ended: boolean;
 }
 
@@ -61,67 +63,56 @@ export async function drainRuns(graceMs: number, settleMs = 5_000): Promise<void
 }
 
 /**
- * Starts consuming `source` for the chat's reply, whoever listens. The run leaves the registry
- * when the source ends (finished, stopped or failed); subscribers are then closed.
+ * Registers the chat's reply as running in this process. Its writer (reply.ts) sends chunks
+ * with `emit` whoever listens, and `closeRun` when it is settled; subscribers are then closed.
  */
 export function startRun(input: {
 	chatId: string;
 	userId: string;
 	replyId: string;
 	stop: AbortController;
-	source: ReadableStream<UIMessageChunk>;
 }): Run {
-	const run: Run = {
-		chatId: input.chatId,
-		userId: input.userId,
-		replyId: input.replyId,
-		stop: input.stop,
-		buffer: [],
-		subscribers: new Set(),
-		ended: false
-	};
+	const run: Run = { ...input, buffer: [], subscribers: new Set(), ended: false };
 	runs.set(run.chatId, run);
-	void pump(run, input.source);
 	return run;
 }
 
-async function pump(run: Run, source: ReadableStream<UIMessageChunk>) {
-	const reader = source.getReader();
-	try {
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			remember(run.buffer, value);
-			for (const subscriber of run.subscribers) {
-				try {
-					subscriber.enqueue(value);
-				} catch {
-					// Closed or cancelled meanwhile: it is gone.
-					run.subscribers.delete(subscriber);
-				}
-			}
+/** Sends a chunk to every listener and keeps it for later ones. */
+export function emit(run: Run, chunk: UIMessageChunk): void {
+	if (run.ended) return;
+	remember(run.buffer, chunk);
+	if (run.subscribers.size === 0) return;
+	const event = sseEvent(chunk);
+	for (const subscriber of run.subscribers) {
+		try {
+			subscriber.enqueue(event);
+		} catch {
+			// Closed or cancelled meanwhile: it is gone.
+			run.subscribers.delete(subscriber);
 		}
-	} catch (error) {
-		console.error(`[chat] the reply of chat ${run.chatId} failed while streaming`, error);
-	} finally {
-		run.ended = true;
-		if (runs.get(run.chatId) === run) runs.delete(run.chatId);
-		for (const subscriber of run.subscribers) {
-			try {
-				subscriber.close();
-			} catch {
-				// Already gone.
-			}
-		}
-		run.subscribers.clear();
 	}
+}
+
+/** Ends the run: it leaves the registry and every listener gets the end of the stream. */
+export function closeRun(run: Run): void {
+	if (run.ended) return;
+	run.ended = true;
+	if (runs.get(run.chatId) === run) runs.delete(run.chatId);
+	for (const subscriber of run.subscribers) {
+		try {
+			subscriber.enqueue(DONE_EVENT);
+			subscriber.close();
+		} catch {
+			// Already gone.
+		}
+	}
+	run.subscribers.clear();
 }
 
 /** Appends a chunk to the replay, merging it into the previous text delta of the same part. */
 function remember(buffer: UIMessageChunk[], chunk: UIMessageChunk) {
 	const last = buffer.at(-1);
 	if (chunk.type === 'text-delta' && last?.type === 'text-delta' && last.id === chunk.id) {
-		// A new object: the previous one may still sit in a subscriber's queue.
 		buffer[buffer.length - 1] = { ...last, delta: last.delta + chunk.delta };
 	} else {
 		buffer.push(chunk);
@@ -129,17 +120,21 @@ function remember(buffer: UIMessageChunk[], chunk: UIMessageChunk) {
 }
 
 /**
- * A stream of the run's reply for one listener: everything written so far, then live to the end.
- * A listener that goes away (closed tab) is dropped; the run goes on.
+ * The run's reply for one listener, as SSE events: everything written so far (text deltas
+ * merged), then live to the end. A listener that goes away (closed tab) is dropped; the run goes on.
  */
-export function subscribe(run: Run): ReadableStream<UIMessageChunk> {
-	let self: ReadableStreamDefaultController<UIMessageChunk> | undefined;
-	return new ReadableStream<UIMessageChunk>({
+export function subscribe(run: Run): ReadableStream<Uint8Array> {
+	let self: ReadableStreamDefaultController<Uint8Array> | undefined;
+	return new ReadableStream<Uint8Array>({
 		start(controller) {
 			self = controller;
-			for (const chunk of run.buffer) controller.enqueue(chunk);
-			if (run.ended) controller.close();
-			else run.subscribers.add(controller);
+			for (const chunk of run.buffer) controller.enqueue(sseEvent(chunk));
+			if (run.ended) {
+				controller.enqueue(DONE_EVENT);
+				controller.close();
+			} else {
+				run.subscribers.add(controller);
+			}
 		},
 		cancel() {
 			if (self) run.subscribers.delete(self);

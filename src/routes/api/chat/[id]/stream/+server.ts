@@ -1,5 +1,5 @@
-import { createUIMessageStreamResponse } from 'ai';
 import { runningReplyStream } from '$lib/server/chat/resume';
+import { uiStreamResponse } from '$lib/server/chat/ui-stream';
 import { apiErrorResponse, requireApiUser } from '$lib/server/http/errors';
 import { runtime } from '$lib/server/runtime';
 import type { RequestHandler } from './$types';
@@ -20,7 +20,7 @@ export const GET: RequestHandler = async ({ params, locals, url }) => {
 			after: url.searchParams.get('after')
 		});
 		if (!stream) return new Response(null, { status: 204 });
-		return createUIMessageStreamResponse({ stream });
+		return uiStreamResponse(stream);
 	} catch (error) {
 		return apiErrorResponse(error);
 	}
