@@ -1,5 +1,6 @@
 import type { SessionData } from '$lib/server/auth/auth';
 import type { CreditsOverview } from '$lib/server/credits';
+import type { Logger } from '$lib/server/log';
 
 declare global {
 	namespace App {
@@ -10,6 +11,8 @@ declare global {
 		}
 		interface Locals {
 			requestId: string;
+			/** The server's logger with this request's `requestId` on every line. */
+			log: Logger;
 			user: SessionData['user'] | null;
 			session: SessionData['session'] | null;
 			/** Set by requestCreditsOverview(): one read per request for layout and page. */

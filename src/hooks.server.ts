@@ -17,6 +17,8 @@ import { bodyLimit } from '$lib/server/http/body-limit';
 import { crossSite } from '$lib/server/http/cross-site';
 import { errorResponse } from '$lib/server/http/errors';
 import { requestId } from '$lib/server/http/response-headers';
+import { log } from '$lib/server/log';
+import { observeRequests } from '$lib/server/metrics';
 import { runtime } from '$lib/server/runtime';
 
 export const init: ServerInit = async () => {
@@ -24,7 +26,7 @@ export const init: ServerInit = async () => {
 		await runtime();
 	} catch (error) {
 		if (!(error instanceof StartupError || error instanceof DatabaseInUseError)) throw error;
-		console.error(`credit-chat cannot start: ${error.message}`);
+		log.fatal(`credit-chat cannot start: ${error.message}`);
 		process.exit(1);
 	}
 };
@@ -81,6 +83,7 @@ const guard: Handle = async ({ event, resolve }) => {
 
 export const handle = sequence(
 	requestId,
+	observeRequests,
 	crossSite,
 	bodyLimit,
 	clientAddress,
@@ -92,7 +95,10 @@ export const handle = sequence(
 export const handleError: HandleServerError = ({ error, event, status, message }) => {
 	if (status === 404) return { message: 'This page does not exist.' };
 	// The details stay in the server log; the browser gets a reference to quote, never a stack trace.
-	console.error(`[${event.locals.requestId}] ${event.request.method} ${event.url.pathname}`, error);
+	(event.locals.log ?? log).error(
+		{ err: error, method: event.request.method, route: event.route.id, status },
+		`[${event.locals.requestId}] ${event.request.method} ${event.url.pathname}`
+	);
 	return {
 		message: status < 500 ? message : 'Something went wrong on our side.',
 		id: event.locals.requestId

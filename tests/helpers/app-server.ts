@@ -14,10 +14,13 @@ export interface AppServer extends LaunchedApp {
  * Starts the built app (`node build`, as production runs it) on a random port against a fresh
  * database on the test PostgreSQL server, and waits until it answers.
  */
-export async function startAppServer(env: Record<string, string> = {}): Promise<AppServer> {
+export async function startAppServer(
+	env: Record<string, string> = {},
+	options: LaunchOptions = {}
+): Promise<AppServer> {
 	const database = await createPostgresDatabase();
 	try {
-		const app = await launchApp({ DATABASE_URL: database.url, ...env });
+		const app = await launchApp({ DATABASE_URL: database.url, ...env }, options);
 		return {
 			...app,
 			databaseUrl: database.url,
@@ -30,6 +33,14 @@ export async function startAppServer(env: Record<string, string> = {}): Promise<
 		await database.drop();
 		throw error;
 	}
+}
+
+export interface LaunchOptions {
+	/**
+	 * Run `src/cluster.js` (what `npm start` runs: a primary forking WEB_CONCURRENCY workers)
+	 * instead of `build/index.js`; `pid` is then the primary's.
+	 */
+	cluster?: boolean;
 }
 
 export interface LaunchedApp {
@@ -46,25 +57,31 @@ export interface LaunchedApp {
  * then answers our health checks; so the child itself must report listening, and a lost race
  * is retried.
  */
-export async function launchApp(env: Record<string, string>): Promise<LaunchedApp> {
+export async function launchApp(
+	env: Record<string, string>,
+	options: LaunchOptions = {}
+): Promise<LaunchedApp> {
 	if (!existsSync('build/index.js')) {
 		throw new Error('build/index.js is missing: run `npm run build` first (`npm test` does).');
 	}
 	for (let attempt = 1; ; attempt++) {
 		const port = await freePort();
 		const url = `http://127.0.0.1:${port}`;
-		const child = spawnApp({
-			PORT: String(port),
-			HOST: '127.0.0.1',
-			ORIGIN: url,
-			BETTER_AUTH_SECRET: TEST_SECRET,
-			// Production refuses to serve the demo model unless told; most suites chat with it.
-			DEMO_MODEL: 'on',
-			// Suites sign many users up from one address; tests/security/ sets real limits.
-			AUTH_RATE_PER_MINUTE: '0',
-			CHAT_RATE_PER_MINUTE: '0',
-			...env
-		});
+		const child = spawnApp(
+			{
+				PORT: String(port),
+				HOST: '127.0.0.1',
+				ORIGIN: url,
+				BETTER_AUTH_SECRET: TEST_SECRET,
+				// Production refuses to serve the demo model unless told; most suites chat with it.
+				DEMO_MODEL: 'on',
+				// Suites sign many users up from one address; tests/security/ sets real limits.
+				AUTH_RATE_PER_MINUTE: '0',
+				CHAT_RATE_PER_MINUTE: '0',
+				...env
+			},
+			options.cluster ? 'src/cluster.js' : 'build/index.js'
+		);
 		let output = '';
 		child.stdout?.on('data', (chunk) => (output += chunk));
 		child.stderr?.on('data', (chunk) => (output += chunk));
@@ -79,9 +96,9 @@ export async function launchApp(env: Record<string, string>): Promise<LaunchedAp
 	}
 }
 
-/** Runs `node build` with these variables on top of a minimal environment. */
-export function spawnApp(env: Record<string, string>): ChildProcess {
-	return spawn(process.execPath, ['build/index.js'], {
+/** Runs `node build` (or `entry`) with these variables on top of a minimal environment. */
+export function spawnApp(env: Record<string, string>, entry = 'build/index.js'): ChildProcess {
+	return spawn(process.execPath, [entry], {
 		env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
 		stdio: ['ignore', 'pipe', 'pipe']
 	});

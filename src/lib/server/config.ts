@@ -3,6 +3,14 @@ import { z } from 'zod';
 /** A configuration problem that must stop the server with a one-line explanation. */
 export class StartupError extends Error {}
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** LOG_LEVEL for the logger, which exists before the configuration is read: `info` unless valid. */
+export function logLevelOf(value: string | undefined): (typeof LOG_LEVELS)[number] {
+	const parsed = z.enum(LOG_LEVELS).safeParse(value?.trim().toLowerCase());
+	return parsed.success ? parsed.data : 'info';
+}
+
 const wholeNumber = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
 /**
@@ -46,7 +54,17 @@ const schema = z.object({
 	POLAR_API_URL: z.url().optional(),
 	POLAR_WEBHOOK_SECRET: z.string().trim().optional(),
 	POLAR_TEST_MODE: z.enum(['true', 'false', '1', '0']).optional(),
-	POLAR_RECONCILE_INTERVAL_SECONDS: wholeNumber(3600)
+	POLAR_RECONCILE_INTERVAL_SECONDS: wholeNumber(3600),
+	LOG_LEVEL: z.preprocess(
+		(value) => (typeof value === 'string' ? value.trim().toLowerCase() : value),
+		z.enum(LOG_LEVELS).default('info')
+	),
+	// Anyone holding it reads the instance's traffic figures: long enough not to be guessed.
+	METRICS_TOKEN: z
+		.string()
+		.trim()
+		.min(16, { error: 'must be at least 16 characters (e.g. `openssl rand -hex 32`)' })
+		.optional()
 });
 
 export interface ChatConfig {
@@ -110,6 +128,9 @@ export interface Config {
 	mail: MailConfig;
 	emailVerification: EmailVerification;
 	polar: PolarConfig;
+	/** Bearer token of `GET /metrics`; unset = the endpoint does not exist (404). */
+	metricsToken: string | undefined;
+	logLevel: (typeof LOG_LEVELS)[number];
 }
 
 export interface PolarConfig {
@@ -180,7 +201,9 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 					? undefined
 					: ['true', '1'].includes(parsed.POLAR_TEST_MODE),
 			reconcileIntervalSeconds: parsed.POLAR_RECONCILE_INTERVAL_SECONDS
-		}
+		},
+		metricsToken: parsed.METRICS_TOKEN || undefined,
+		logLevel: parsed.LOG_LEVEL
 	};
 }
 

@@ -4,6 +4,8 @@ import type { Polar } from './billing/polar';
 import { sweep } from './credits';
 import { grantFreeMonthly, utcMonth } from './credits/free-monthly';
 import type { Db } from './db/client';
+import { log } from './log';
+import { recordJobRun } from './metrics/record';
 import { pruneRateLimits } from './security/rate-limit';
 
 /** How far back the scheduled reconciliation looks; `npm run polar:reconcile` goes further. */
@@ -11,7 +13,8 @@ export const RECONCILE_WINDOW_DAYS = 3;
 
 /**
  * Runs `work` every `intervalSeconds` inside the server (first after `firstAfterMs`), never two
- * runs at once, logging what it reports and any failure. Returns a function that stops it.
+ * runs at once, logging what it reports and any failure and counting each run by outcome
+ * (credit_chat_job_runs_total). Returns a function that stops it.
  */
 function every(
 	name: string,
@@ -26,9 +29,11 @@ function every(
 		running = true;
 		try {
 			const report = await work();
-			if (report) console.log(`[${name}]`, report);
+			recordJobRun(name, 'ok');
+			if (report) log.info({ job: name }, `[${name}] ${report}`);
 		} catch (error) {
-			console.error(`[${name}] failed; will retry on the next interval`, error);
+			recordJobRun(name, 'failed');
+			log.error({ job: name, err: error }, `[${name}] failed; will retry on the next interval`);
 		} finally {
 			running = false;
 		}

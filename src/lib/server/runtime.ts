@@ -13,6 +13,7 @@ import { startReconciliation, startSweeps } from './jobs';
 import { setLowBalanceNotifier } from './credits/low-balance';
 import { lowBalanceMailer } from './mail/low-balance';
 import { createMailer } from './mail/mailer';
+import { log } from './log';
 
 const DEV_URL = 'http://localhost:5173';
 // How long a stopping server lets running replies finish before it stops them.
@@ -111,20 +112,20 @@ async function createRuntime(): Promise<Runtime> {
 /** Promotes verified ADMIN_EMAILS owners and says, once, how email and admin rights work here. */
 async function announceAccountSetup(database: Database, config: Config, adminAtSignUp: boolean) {
 	for (const email of await promoteVerifiedAdmins(database.db, config.adminEmails)) {
-		console.log(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
+		log.info(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
 	}
 	if (!config.mail.smtpUrl && !dev) {
-		console.warn(
+		log.warn(
 			`SMTP_URL is not set: account emails (verification, password reset) are only written to the log and ${config.mail.outboxDir}/.`
 		);
 	}
 	if (config.adminEmails.size === 0) return;
 	if (adminAtSignUp) {
-		console.log(
+		log.info(
 			'ADMIN_EMAILS: development without email verification, so these addresses become admins as soon as they sign up.'
 		);
 	} else if (config.emailVerification === 'off') {
-		console.warn(
+		log.warn(
 			'ADMIN_EMAILS: email verification is off, so nobody becomes an admin by signing up; run `npm run admin:grant <email>` instead.'
 		);
 	}

@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import { sendInBackground, type Mailer, type MailMessage } from '../mail/mailer';
 import { accountExistsEmail, passwordResetEmail, verificationEmail } from '../mail/messages';
 import { admitAccountEmail } from './throttle';
+import { log } from '../log';
 
 /** Verification and password-reset links are valid this long. */
 export const EMAIL_LINK_SECONDS = 60 * 60;
@@ -28,7 +29,7 @@ export function createAccountEmails(deps: {
 }) {
 	async function send(to: Recipient, message: MailMessage) {
 		if (!(await admitAccountEmail(deps.db, deps.limits, to.email))) {
-			console.warn(
+			log.warn(
 				`[mail] not sending "${message.subject}": the hourly limit for this address is reached`
 			);
 			return;

@@ -12,6 +12,7 @@ import { AUTH_HTTP_ENDPOINTS } from './api-guard';
 import { CLIENT_ADDRESS_HEADER } from './client-address';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './credentials';
 import { promoteVerifiedAdmins } from './verified-owner';
+import { log } from '../log';
 
 export interface AuthOptions {
 	db: Db;
@@ -85,7 +86,7 @@ export function createAuth(options: AuthOptions) {
 				const listed = adminEmails.has(email) ? new Set([email]) : new Set<string>();
 				const promoted = await promoteVerifiedAdmins(db, listed);
 				for (const email of promoted)
-					console.log(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
+					log.info(`ADMIN_EMAILS: ${email} is verified and now an admin.`);
 			}
 		},
 		databaseHooks: {
@@ -94,7 +95,7 @@ export function createAuth(options: AuthOptions) {
 					before: async (user) => {
 						const admin = options.adminAtSignUp && adminEmails.has(user.email.toLowerCase());
 						if (admin) {
-							console.log(
+							log.info(
 								`ADMIN_EMAILS: ${user.email} is an admin from sign-up (development without email verification; in production admins need a verified email).`
 							);
 						}

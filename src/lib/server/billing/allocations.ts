@@ -4,6 +4,7 @@ import { withAccountLock, type Tx } from '../credits/transaction';
 import type { Db } from '../db/client';
 import { creditAllocation, creditPackage, type CreditAllocationRow } from '../db/schema';
 import { frozenAtFor } from './subscriptions';
+import { log } from '../log';
 
 /** Grace days after a month's end during which its credits stay valid (as for subscriptions). */
 export const ALLOCATION_GRACE_DAYS = 7;
@@ -160,7 +161,7 @@ export async function grantDueAllocations(
 				granted += await grantDueMonths(db, row.id, row.userId, now);
 			} catch (error) {
 				// One broken allocation must not hold up everyone else's months; it is retried next run.
-				console.error(`[allocations] ${row.id} failed; will retry`, error);
+				log.error({ err: error }, `[allocations] ${row.id} failed; will retry`);
 			}
 		}
 		if (due.length < batch) break;

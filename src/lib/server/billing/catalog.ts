@@ -4,6 +4,7 @@ import { allocationMonths, plans, type Plan } from '../../../../config/plans';
 import type { CatalogOffer } from '../../types';
 import type { Polar } from './polar';
 import { creditsOfProduct, fixedPrice } from './products';
+import { log } from '../log';
 
 /** One thing a user can buy, exactly as the buy page shows it. */
 export type CatalogItem = CatalogOffer;
@@ -146,7 +147,9 @@ export function cachedCatalog(
 			return { items, staleSince: null, unavailable: false };
 		} catch (error) {
 			failedAt = { at: now(), since: failedAt?.since ?? now() };
-			console.error('Polar catalog unavailable:', error instanceof Error ? error.message : error);
+			log.error(
+				`Polar catalog unavailable: ${error instanceof Error ? error.message : String(error)}`
+			);
 			return served();
 		}
 	}

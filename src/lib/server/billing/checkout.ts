@@ -2,11 +2,12 @@ import { PolarClientError, PolarError } from '@polar-sh/sdk';
 import { AppError } from '../errors';
 import type { CatalogItem } from './catalog';
 import type { Polar } from './polar';
+import { log } from '../log';
 
 /** Polar answered with an error or not at all: the user sees a friendly 502, the log the cause. */
 function polarFailed(action: string, error: unknown): never {
 	if (error instanceof PolarError) {
-		console.error(`Polar ${action} failed:`, error.message);
+		log.error(`Polar ${action} failed: ${error.message}`);
 		throw new AppError(
 			502,
 			'payment_provider_unavailable',

@@ -7,6 +7,7 @@ import type { BillingContext } from './context';
 import { currentPlansOf } from './subscriptions';
 import { signedTestPlanChange } from './test-mode';
 import { handlePolarWebhook } from './webhook';
+import { log } from '../log';
 
 /** Plan changes per account and minute (counted when one is about to be made). */
 export const PLAN_CHANGE_LIMIT = { max: 5, windowSeconds: 60 };
@@ -71,7 +72,7 @@ export async function changePlan(
 				proration_behavior: 'invoice'
 			});
 		} catch (error) {
-			console.error('Polar refused or missed a plan change:', error);
+			log.error({ err: error }, 'Polar refused or missed a plan change');
 			throw new AppError(
 				502,
 				'polar_unavailable',

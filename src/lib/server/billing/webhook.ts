@@ -2,6 +2,8 @@ import { webhooks } from '@polar-sh/sdk/2026-10';
 import { eq } from 'drizzle-orm';
 import { checkLowBalance } from '../credits/low-balance';
 import type { Db } from '../db/client';
+import { log } from '../log';
+import { recordWebhookOutcome, type WebhookOutcome } from '../metrics/record';
 import { hasUnstorableText } from '../text';
 import { polarWebhookDelivery, type deliveryOutcomes } from '../db/schema';
 import { grantOrder, refundOrder, type PolarOrder } from './orders';
@@ -57,6 +59,30 @@ export async function handlePolarWebhook(
 	secret: string,
 	now: Date = new Date()
 ): Promise<WebhookAnswer> {
+	try {
+		const answer = await handleDelivery(db, request, secret, now);
+		recordWebhookOutcome(outcomeOf(answer));
+		return answer;
+	} catch (error) {
+		recordWebhookOutcome('error');
+		throw error;
+	}
+}
+
+/** The delivery's outcome as the webhook counter names it. */
+function outcomeOf(answer: WebhookAnswer): WebhookOutcome {
+	if ('error' in answer.body) {
+		return answer.body.error.code === 'invalid_signature' ? 'invalid_signature' : 'invalid_payload';
+	}
+	return answer.body.duplicate ? 'duplicate' : answer.body.outcome;
+}
+
+async function handleDelivery(
+	db: Db,
+	request: WebhookRequest,
+	secret: string,
+	now: Date
+): Promise<WebhookAnswer> {
 	const headers = signatureHeaders(request.headers);
 	let event: { type: string; payload: unknown };
 	try {
@@ -86,7 +112,9 @@ export async function handlePolarWebhook(
 	const answer = await storeAndProcess(db, headers['webhook-id'], event, now);
 	// After the commit: a refund takes credits back and may cross the buyer's low-balance alert.
 	const refundOf = event.type === 'order.refunded' ? peek(event).userId : null;
-	if (refundOf) await checkLowBalance(db, refundOf, now).catch((e) => console.error('[alert]', e));
+	if (refundOf) {
+		await checkLowBalance(db, refundOf, now).catch((err) => log.error({ err }, '[alert]'));
+	}
 	return answer;
 }
 
@@ -133,7 +161,7 @@ async function storeAndProcess(
 			})
 			.where(eq(polarWebhookDelivery.id, claimed.id));
 		if (processed.outcome === 'failed') {
-			console.warn(`Polar webhook ${webhookId} (${event.type}) failed: ${processed.error}`);
+			log.warn(`Polar webhook ${webhookId} (${event.type}) failed: ${processed.error}`);
 		}
 		return { status: 200, body: { received: true, outcome: processed.outcome, duplicate: false } };
 	});

@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import { creditAlert, user } from '../db/schema';
 import { balanceAt, reservedBy } from './ledger';
 import { withAccountLock, type Executor, type Tx } from './transaction';
+import { log } from '../log';
 
 /** The bounds of a low-balance threshold, in whole credits. */
 export const LOW_BALANCE_MIN = 1;
@@ -103,7 +104,7 @@ export async function checkLowBalance(
 		try {
 			await notify(result.crossing);
 		} catch (error) {
-			console.error(`[credits] the low-balance email to user ${userId} failed`, error);
+			log.error({ err: error }, `[credits] the low-balance email to user ${userId} failed`);
 		}
 	}
 	return result.check;

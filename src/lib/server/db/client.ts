@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { measurePool } from '../metrics/pool';
 import * as schema from './schema';
 
 /** The one database type the app codes against, whichever driver is underneath. */
@@ -41,7 +42,8 @@ export function openDatabase(options: DatabaseOptions): Database {
 
 function openPostgres(url: string, max: number): Database {
 	const client = postgres(url, { max, onnotice: () => {} });
-	const db = drizzlePostgres(client, { schema }) as unknown as Db;
+	// Transactions are timed from asking to running: the pool wait (metrics/pool.ts).
+	const db = drizzlePostgres(measurePool(client, max), { schema }) as unknown as Db;
 	return {
 		db,
 		kind: 'postgres',

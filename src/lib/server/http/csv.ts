@@ -1,4 +1,5 @@
 type Cell = string | number | boolean | null | undefined;
+import { log } from '../log';
 
 /**
  * One CSV line (RFC 4180, CRLF). Numbers are written as they are; every text cell is quoted,
@@ -47,7 +48,10 @@ export function csvResponse<T>(options: {
 				try {
 					next = await rows.next();
 				} catch (cause) {
-					console.error(`[${requestId}] ${options.what} failed after the 200`, cause);
+					log.error(
+						{ requestId, err: cause },
+						`[${requestId}] ${options.what} failed after the 200`
+					);
 					controller.enqueue(encoder.encode(chunk + failureLine(requestId)));
 					controller.close();
 					return;

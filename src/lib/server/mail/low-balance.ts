@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import { admitAccountEmail } from '../auth/throttle';
 import { sendInBackground, type Mailer } from './mailer';
 import { lowBalanceEmail } from './messages';
+import { log } from '../log';
 
 /**
  * The low-balance email, within the recipient's hourly allowance of emails (the same one the
@@ -19,7 +20,7 @@ export function lowBalanceMailer(deps: {
 	const origin = deps.origin ?? '';
 	return async (crossing) => {
 		if (!(await admitAccountEmail(deps.db, deps.limits, crossing.email))) {
-			console.warn('[mail] not sending the low-balance alert: the hourly limit is reached');
+			log.warn('[mail] not sending the low-balance alert: the hourly limit is reached');
 			return;
 		}
 		sendInBackground(

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { MailConfig } from '../config';
+import { log } from '../log';
 
 export interface MailMessage {
 	to: string;
@@ -40,7 +41,7 @@ export function createMailer(config: MailConfig): Mailer {
 			await mkdir(config.outboxDir, { recursive: true });
 			const file = join(config.outboxDir, outboxFileName(message.to));
 			await writeFile(file, info.message as Buffer);
-			console.log(
+			log.info(
 				`[mail] (no SMTP_URL) to ${message.to}: ${message.subject} — kept in ${file}\n${message.text}`
 			);
 		}
@@ -63,6 +64,6 @@ export function outboxFileName(to: string, now = new Date()): string {
  */
 export function sendInBackground(mailer: Mailer, message: MailMessage): void {
 	mailer.send(message).catch((error: unknown) => {
-		console.error(`[mail] could not send "${message.subject}" to ${message.to}:`, error);
+		log.error({ err: error }, `[mail] could not send "${message.subject}" to ${message.to}`);
 	});
 }

@@ -9,6 +9,7 @@ import { AppError } from '$lib/server/errors';
 import { readForm } from '$lib/server/http/read-body';
 import { runtime } from '$lib/server/runtime';
 import type { Actions, PageServerLoad } from './$types';
+import { log } from '$lib/server/log';
 
 const query = z.object({
 	outcome: z.enum(['processed', 'ignored', 'failed']).optional(),
@@ -71,7 +72,7 @@ export const actions: Actions = {
 		try {
 			result = await reconcileOrders(database.db, billing.polar, { days: form.data.days });
 		} catch (error) {
-			console.error('Reconciliation failed:', error);
+			log.error({ err: error }, 'Reconciliation failed');
 			return fail(502, {
 				error: 'Polar did not answer; nothing was changed. Try again in a minute.'
 			});

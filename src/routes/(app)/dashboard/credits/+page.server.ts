@@ -10,6 +10,7 @@ import { runtime } from '$lib/server/runtime';
 import type { HistoryFilterValues, Section, TransactionType } from '$lib/types';
 import { creditsPageQuery } from './schema';
 import type { PageServerLoad } from './$types';
+import { log } from '$lib/server/log';
 
 const HISTORY_PAGE_SIZE = 25;
 
@@ -98,7 +99,7 @@ async function section<T>(requestId: string, read: () => Promise<T>): Promise<Se
 	try {
 		return { ok: true, data: await read() };
 	} catch (error) {
-		console.error(`[${requestId}] credits dashboard section failed`, error);
+		log.error({ requestId, err: error }, `[${requestId}] credits dashboard section failed`);
 		return { ok: false, message: `This could not be loaded (reference ${requestId}).` };
 	}
 }
