@@ -48,6 +48,8 @@ export interface LaunchedApp {
 	pid: number;
 	/** Everything the server printed so far. */
 	output(): string;
+	/** Resolves with the exit code (or signal) when the server process ends. */
+	exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 	stop(): Promise<void>;
 }
 
@@ -92,7 +94,20 @@ export async function launchApp(
 			if (output.includes('EADDRINUSE') && attempt < 5) continue;
 			throw error;
 		}
-		return { url, pid: child.pid!, output: () => output, stop: () => stopProcess(child) };
+		const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+			(resolve) => {
+				if (child.exitCode !== null || child.signalCode !== null) {
+					resolve({ code: child.exitCode, signal: child.signalCode });
+				} else child.once('exit', (code, signal) => resolve({ code, signal }));
+			}
+		);
+		return {
+			url,
+			pid: child.pid!,
+			output: () => output,
+			exited,
+			stop: () => stopProcess(child)
+		};
 	}
 }
 
