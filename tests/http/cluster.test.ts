@@ -86,7 +86,8 @@ function requestAndFindWorker(
 	});
 }
 
-const listeningLines = (output: string, url: string) => output.split(`Listening on ${url}`).length - 1;
+const listeningLines = (output: string, url: string) =>
+	output.split(`Listening on ${url}`).length - 1;
 
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000) {
 	const deadline = Date.now() + timeoutMs;
