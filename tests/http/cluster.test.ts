@@ -112,11 +112,12 @@ describe('npm start: src/cluster.js with WEB_CONCURRENCY=2', () => {
 
 	it('serves requests from two worker processes, and /metrics sums what both counted', async () => {
 		expect(workers).toHaveLength(2);
-		const before = sample(await scrape(app.url, TOKEN), 'credit_chat_http_requests_total', {
-			route: '/api/health',
-			method: 'GET',
-			status: '200'
-		});
+		const before =
+			sample(await scrape(app.url, TOKEN), 'credit_chat_http_requests_total', {
+				route: '/api/health',
+				method: 'GET',
+				status: '200'
+			}) || 0;
 		const served = new Map<number, number>();
 		for (let i = 0; i < 20; i++) {
 			const { status, worker } = await requestAndFindWorker(app.url, '/api/health', workers);
