@@ -2,10 +2,12 @@
 // share one port, against a real PostgreSQL. Which worker answered is read from /proc (the
 // worker process holding the server side of our TCP connection), so nothing about processes
 // is ever sent to clients.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnApp, startAppServer, type AppServer } from '../helpers/app-server';
+import { launchApp, spawnApp, startAppServer, type AppServer } from '../helpers/app-server';
 import { sample, scrape } from '../helpers/metrics';
 
 const TOKEN = 'cluster-metrics-token-0123456789';
@@ -180,5 +182,26 @@ describe('src/cluster.js refuses bad settings in one line', () => {
 		expect(output.trim()).toBe(
 			`credit-chat cannot start: WEB_CONCURRENCY must be a whole number from 1 to 64 (got "${value}"); leave it unset for one worker per core.`
 		);
+	});
+});
+
+describe('src/cluster.js without DATABASE_URL', () => {
+	it('runs one worker on the embedded database and says why', async () => {
+		const dataDir = mkdtempSync(join(tmpdir(), 'credit-chat-cluster-'));
+		try {
+			const app = await launchApp({ WEB_CONCURRENCY: '2', DATA_DIR: dataDir }, { cluster: true });
+			try {
+				expect(app.output()).toContain(
+					'DATABASE_URL is not set: the embedded database (PGlite) can be opened by one process only, so 1 worker runs instead of 2.'
+				);
+				expect(childrenOf(app.pid)).toHaveLength(1);
+				expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+			} finally {
+				await app.stop();
+			}
+			expect(await app.exited).toEqual({ code: 0, signal: null });
+		} finally {
+			rmSync(dataDir, { recursive: true, force: true });
+		}
 	});
 });
