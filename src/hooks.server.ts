@@ -26,7 +26,9 @@ export const init: ServerInit = async () => {
 		await runtime();
 	} catch (error) {
 		if (!(error instanceof StartupError || error instanceof DatabaseInUseError)) throw error;
-		log.fatal(`credit-chat cannot start: ${error.message}`);
+		// One plain line on stderr, like src/cluster.js's own refusals: what an operator reads
+		// first when the server will not start, not a log record.
+		console.error(`credit-chat cannot start: ${error.message}`);
 		process.exit(1);
 	}
 };

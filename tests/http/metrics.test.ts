@@ -20,7 +20,11 @@ describe('GET /metrics without METRICS_TOKEN', () => {
 	});
 
 	it('does not exist (404), whatever the client sends', async () => {
-		for (const headers of [{}, { authorization: 'Bearer anything-at-all-0123456789' }]) {
+		const attempts: Record<string, string>[] = [
+			{},
+			{ authorization: 'Bearer anything-at-all-0123456789' }
+		];
+		for (const headers of attempts) {
 			const response = await fetch(`${app.url}/metrics`, { headers });
 			expect(response.status).toBe(404);
 			expect((await response.json()).error.code).toBe('not_found');
