@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { areaOf, isApiPath } from './access';
+import { areaOf, isApiPath, TOKEN_GUARDED_PATHS } from './access';
 
 describe('areaOf', () => {
 	it.each([
@@ -32,11 +32,19 @@ describe('areaOf', () => {
 		['/api/health', '/api/health'],
 		['/api/auth/sign-in/email', null],
 		['/api/webhooks/polar', '/api/webhooks/polar'],
+		// Its own bearer token guards it (routes/metrics); no session redirect for scrapers.
+		['/metrics', '/metrics'],
 		['/administrator', null],
 		['/dashboards', null],
 		['/bad%escape', null]
 	])('%s is public', (path, route) => {
 		expect(areaOf(path, route)).toBe('public');
+	});
+});
+
+describe('TOKEN_GUARDED_PATHS', () => {
+	it('are outside every session area: their token, not a sign-in, guards them', () => {
+		for (const path of TOKEN_GUARDED_PATHS) expect(areaOf(path, path)).toBe('public');
 	});
 });
 

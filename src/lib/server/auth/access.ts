@@ -15,6 +15,14 @@ export type Area = 'public' | 'user' | 'admin';
 const PUBLIC_APIS = ['/api/health', '/api/auth/', '/api/webhooks/', '/api/credits/catalog'];
 
 /**
+ * Outside every session area on purpose: guarded by a token of their own, checked in the route
+ * (`/metrics`: METRICS_TOKEN as a bearer token, 404 when unset). A session must neither open
+ * them nor send a scraper to the sign-in page: they stay outside `/api`, `/dashboard` and
+ * `/admin`, so areaOf() calls them public (access.spec.ts checks it).
+ */
+export const TOKEN_GUARDED_PATHS = ['/metrics'];
+
+/**
  * The area of a request, by its path and by the route it matched: either one being protected is
  * enough, so an encoded or oddly slashed path cannot reach a route its plain path would guard.
  */
