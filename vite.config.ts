@@ -57,6 +57,18 @@ export default defineConfig({
 					hookTimeout: 90_000,
 					fileParallelism: false
 				}
+			},
+			{
+				// Fault suites: the built app under crashes, database outages and several instances (npm run test:faults).
+				extends: true,
+				test: {
+					name: 'faults',
+					include: ['tests/faults/**/*.test.ts'],
+					globalSetup: [postgresSetup],
+					testTimeout: 180_000,
+					hookTimeout: 120_000,
+					fileParallelism: false
+				}
 			}
 		]
 	}

@@ -15,7 +15,13 @@ import { StartupError } from '$lib/server/config';
 import { DatabaseInUseError } from '$lib/server/db/client';
 import { bodyLimit } from '$lib/server/http/body-limit';
 import { crossSite } from '$lib/server/http/cross-site';
-import { errorResponse } from '$lib/server/http/errors';
+import { DATABASE_UNAVAILABLE_MESSAGE } from '$lib/server/db/availability';
+import {
+	databaseUnavailableResponse,
+	errorResponse,
+	hadDatabaseOutage,
+	noteDatabaseOutage
+} from '$lib/server/http/errors';
 import { requestId } from '$lib/server/http/response-headers';
 import { log } from '$lib/server/log';
 import { observeRequests } from '$lib/server/metrics';
@@ -42,7 +48,12 @@ const authApi: Handle = async ({ event, resolve }) => {
 
 const session: Handle = async ({ event, resolve }) => {
 	const { auth } = await runtime();
-	const data = await auth.api.getSession({ headers: event.request.headers });
+	const data = await auth.api.getSession({ headers: event.request.headers }).catch((e) => {
+		// better-auth wraps the driver's error in a 500 APIError; an unreachable database is not a
+		// signed-out visitor (guard answers 503 for private areas, public ones go on).
+		if (noteDatabaseOutage(event.locals, e)) return null;
+		throw e;
+	});
 	event.locals.user = data?.user ?? null;
 	event.locals.session = data?.session ?? null;
 	return svelteKitHandler({ event, resolve, auth, building });
@@ -68,6 +79,10 @@ const guard: Handle = async ({ event, resolve }) => {
 	if (area === 'public') return resolve(event);
 	const api = isApiPath(event.url.pathname);
 	if (!event.locals.user) {
+		if (hadDatabaseOutage(event.locals)) {
+			if (api) return databaseUnavailableResponse();
+			error(503, DATABASE_UNAVAILABLE_MESSAGE);
+		}
 		if (api) return errorResponse(401, 'unauthorized', 'Sign in to use this endpoint.');
 		return new Response(null, { status: 303, headers: { location: loginPath(event.url) } });
 	}
@@ -83,9 +98,34 @@ const guard: Handle = async ({ event, resolve }) => {
 	return resolve(event);
 };
 
+/**
+ * An unreachable database answers 503 (retry later), never 500: errors thrown by the hooks below
+ * and unexpected errors of loads and endpoints that handleError traced to an outage.
+ */
+const outageStatus: Handle = async ({ event, resolve }) => {
+	let response: Response;
+	try {
+		response = await resolve(event);
+	} catch (e) {
+		if (!noteDatabaseOutage(event.locals, e)) throw e;
+		(event.locals.log ?? log).error(
+			{ err: e, method: event.request.method, route: event.route.id },
+			`[${event.locals.requestId}] ${event.request.method} ${event.url.pathname}`
+		);
+		if (isApiPath(event.url.pathname)) return databaseUnavailableResponse();
+		error(503, DATABASE_UNAVAILABLE_MESSAGE);
+	}
+	if (response.status !== 500 || !hadDatabaseOutage(event.locals)) return response;
+	if (isApiPath(event.url.pathname)) return databaseUnavailableResponse();
+	const headers = new Headers(response.headers);
+	headers.set('retry-after', '5');
+	return new Response(response.body, { status: 503, headers });
+};
+
 export const handle = sequence(
 	requestId,
 	observeRequests,
+	outageStatus,
 	crossSite,
 	bodyLimit,
 	clientAddress,
@@ -101,6 +141,10 @@ export const handleError: HandleServerError = ({ error, event, status, message }
 		{ err: error, method: event.request.method, route: event.route.id, status },
 		`[${event.locals.requestId}] ${event.request.method} ${event.url.pathname}`
 	);
+	// An unreachable database says so (outageStatus above turns the 500 into a 503).
+	if (noteDatabaseOutage(event.locals, error)) {
+		return { message: DATABASE_UNAVAILABLE_MESSAGE, id: event.locals.requestId };
+	}
 	return {
 		message: status < 500 ? message : 'Something went wrong on our side.',
 		id: event.locals.requestId

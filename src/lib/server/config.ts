@@ -38,6 +38,7 @@ const schema = z.object({
 	CHAT_MAX_OUTPUT_TOKENS: wholeNumber(2_048),
 	CHAT_HISTORY_TOKENS: wholeNumber(16_000),
 	CHAT_RATE_PER_MINUTE: wholeNumber(20),
+	CHAT_HOLD_TTL_SECONDS: z.coerce.number().int().min(1).default(600),
 	MEMBERSHIP_DAILY_TOKENS: z.coerce.number().int().min(0).max(1_000_000_000).default(200_000),
 	DEMO_MODEL: z.enum(['on', 'off']).optional(),
 	DEMO_MODEL_DELAY_MS: wholeNumber(25),
@@ -78,6 +79,11 @@ export interface ChatConfig {
 	historyTokens: number;
 	/** Chat requests one user may make per minute (0 = unlimited). */
 	ratePerMinute: number;
+	/**
+	 * How long a reply's credit hold lives. Past it the sweeper takes the reply's process for dead
+	 * and settles the hold for what was recorded as owed, so it must outlast the longest reply.
+	 */
+	holdTtlSeconds: number;
 	/**
 	 * A membership's fair use: tokens per UTC day its replies may use at 0 credits; past it they
 	 * are charged in credits until the next day.
@@ -175,6 +181,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 			maxOutputTokens: Math.max(1, parsed.CHAT_MAX_OUTPUT_TOKENS),
 			historyTokens: parsed.CHAT_HISTORY_TOKENS,
 			ratePerMinute: parsed.CHAT_RATE_PER_MINUTE,
+			holdTtlSeconds: parsed.CHAT_HOLD_TTL_SECONDS,
 			membershipDailyTokens: parsed.MEMBERSHIP_DAILY_TOKENS,
 			demoModel: parsed.DEMO_MODEL === undefined ? undefined : parsed.DEMO_MODEL === 'on',
 			demoDelayMs: parsed.DEMO_MODEL_DELAY_MS

@@ -10,6 +10,7 @@ import {
 	voidHold
 } from '../credits';
 import { checkLowBalance } from '../credits/low-balance';
+import { retryWhileUnavailable } from '../db/availability';
 import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
 import type { ReplyReceipt, ReplyVersion } from '../../types';
@@ -73,6 +74,9 @@ const replyInProgress = () =>
 		'reply_in_progress',
 		'A reply is still being written in this chat. Wait for it to finish, or press Stop.'
 	);
+
+/** How long settling a finished reply is retried while the database is unreachable. */
+const SETTLE_RETRY = { timeoutMs: 30_000 };
 
 /**
  * Starts a metered reply and streams it. Credits for the worst case are reserved before the
@@ -144,7 +148,8 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		key: `reply:${generateId()}`,
 		chatId: request.chatId,
 		description: 'Reply in progress',
-		maxPending: config.maxConcurrent
+		maxPending: config.maxConcurrent,
+		ttlMs: config.holdTtlSeconds * 1000
 	});
 	const maxOutputTokens = Math.min(
 		config.maxOutputTokens,
@@ -257,14 +262,14 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	};
 	const settleAndStore = async (outcome: Parameters<typeof finish>[0]) => {
 		if (outcome.error && !streamed) {
-			await voidHold(db, { holdId: hold.holdId });
+			await retryWhileUnavailable(() => voidHold(db, { holdId: hold.holdId }), SETTLE_RETRY);
 			await restoreReplaced();
 			return;
 		}
 		const inputTokens = outcome.inputTokens ?? inputEstimate;
 		const outputTokens = outcome.outputTokens ?? (await countTokensSliced(streamed));
 		const totalTokens = inputTokens + outputTokens;
-		const settled = await settle(db, {
+		const settlement: Parameters<typeof settle>[1] = {
 			holdId: hold.holdId,
 			cost: creditsOwed(totalTokens),
 			membershipTokens: Math.min(totalTokens, hold.membershipTokens),
@@ -278,7 +283,10 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 				messageId: replyId,
 				aborted: outcome.aborted
 			}
-		});
+		};
+		// A connection lost at this moment (a restarting database, a cut connection) is retried:
+		// settle is idempotent by hold id, so a retry after an unseen commit is a replay.
+		const settled = await retryWhileUnavailable(() => settle(db, settlement), SETTLE_RETRY);
 		await checkLowBalance(db, request.userId).catch((e) => console.error('[chat] alert', e));
 		if (!(await questionSaved)) return;
 		const receipt: ReplyReceipt = {

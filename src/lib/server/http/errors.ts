@@ -1,6 +1,7 @@
 import { json } from '@sveltejs/kit';
 import type { z } from 'zod';
 import { LedgerError, type LedgerErrorCode } from '../credits';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/availability';
 import { AppError } from '../errors';
 
 const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
@@ -32,8 +33,9 @@ export function errorResponse(
 }
 
 /**
- * Maps a domain error to its JSON response, in one place. Anything else is re-thrown and
- * becomes a logged 500 without details (hooks.server.ts).
+ * Maps a domain error to its JSON response, in one place. An unreachable database is a 503
+ * (nothing was done; clients and Polar try again). Anything else is re-thrown and becomes a
+ * logged 500 without details (hooks.server.ts).
  */
 export function apiErrorResponse(error: unknown): Response {
 	if (error instanceof AppError) {
@@ -42,7 +44,18 @@ export function apiErrorResponse(error: unknown): Response {
 	if (error instanceof LedgerError) {
 		return errorResponse(LEDGER_STATUS[error.code], error.code, error.message, error.details);
 	}
+	if (isDatabaseUnavailable(error)) {
+		console.error('[db] unavailable:', error instanceof Error ? error.message : error);
+		return databaseUnavailableResponse();
+	}
 	throw error;
+}
+
+/** 503 `database_unavailable`, with a `Retry-After` so well-behaved clients wait a little. */
+export function databaseUnavailableResponse(): Response {
+	return errorResponse(503, 'database_unavailable', DATABASE_UNAVAILABLE_MESSAGE, {
+		retryAfterSeconds: 5
+	});
 }
 
 /** A 400 for input that failed its zod schema, naming the first bad field. */
@@ -63,4 +76,22 @@ export function requireApiAdmin(locals: App.Locals): NonNullable<App.Locals['use
 	const user = requireApiUser(locals);
 	if (user.role !== 'admin') throw new AppError(403, 'forbidden', 'This is for administrators.');
 	return user;
+}
+
+/**
+ * Requests during which the database could not be reached (keyed by `event.locals`, one object
+ * per request). hooks.server.ts records them: a session lookup that failed is not a signed-out
+ * visitor, and an unexpected error caused by the outage is a 503, not a 500.
+ */
+const outages = new WeakSet<object>();
+
+/** Records the outage when `error` is one; says whether it was. */
+export function noteDatabaseOutage(locals: App.Locals, error: unknown): boolean {
+	if (!isDatabaseUnavailable(error)) return false;
+	outages.add(locals);
+	return true;
+}
+
+export function hadDatabaseOutage(locals: App.Locals): boolean {
+	return outages.has(locals);
 }

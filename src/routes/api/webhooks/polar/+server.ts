@@ -17,10 +17,17 @@ export const POST: RequestHandler = async ({ request }) => {
 		return apiErrorResponse(error);
 	}
 	const { database, billing } = await runtime();
-	const answer = await handlePolarWebhook(
-		database.db,
-		{ body, headers: request.headers },
-		billing.webhookSecret
-	);
+	let answer: Awaited<ReturnType<typeof handlePolarWebhook>>;
+	try {
+		answer = await handlePolarWebhook(
+			database.db,
+			{ body, headers: request.headers },
+			billing.webhookSecret
+		);
+	} catch (error) {
+		// An unreachable database is a 503: nothing was stored, and Polar retries the delivery
+		// (same webhook-id) until it is. Other failures stay 500s, which Polar retries too.
+		return apiErrorResponse(error);
+	}
 	return json(answer.body, { status: answer.status, headers: { 'cache-control': 'no-store' } });
 };
