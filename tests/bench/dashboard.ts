@@ -36,7 +36,8 @@ import {
 	openServer,
 	percentile,
 	positiveInt,
-	runBenchmark
+	runBenchmark,
+	seedLedgerHistory
 } from './harness';
 
 const TARGET_P95_MS = 30;
@@ -114,102 +115,6 @@ async function heavyUser(app: LaunchedApp): Promise<HttpClient> {
 	return client;
 }
 
-/**
- * Bulk-inserts the history: the heavy user's purchase of 10M credits a year ago, then usage rows
- * every ~30 s until a minute ago (three models), then a subscription expiring in 10 days; and
- * `users - 1` others with `rowsPerUser` rows each, interleaved in time. balance_after is exact.
- */
-async function seed(sql: postgres.Sql, heavyId: string, config: Config): Promise<void> {
-	const started = performance.now();
-	const now = Date.now();
-	const t0 = new Date(now - 365 * DAY_MS);
-	const usageRows = config.heavyRows - 2;
-	const stepMs = Math.floor((365 * DAY_MS - 120_000) / usageRows);
-	const spent = (n: number) => n + 10 * Math.floor(n / 5) + ((n % 5) * ((n % 5) + 1)) / 2;
-	const initial = 10_000_000;
-	const afterUsage = initial - spent(usageRows);
-	const subscriptionAt = new Date(now - 60_000);
-
-	await sql.begin(async (tx) => {
-		await tx`create table if not exists bench_seed (label text not null)`;
-		await tx`
-			insert into credit_package (id, user_id, source, name, initial_credits, remaining_credits, created_at)
-			values (gen_random_uuid(), ${heavyId}, 'purchase', 'Bench pack', ${initial}, ${afterUsage}, ${t0})`;
-		await tx`
-			insert into credit_package (id, user_id, source, name, initial_credits, remaining_credits, expires_at, created_at)
-			values (gen_random_uuid(), ${heavyId}, 'subscription', 'Bench monthly', 5000, 5000,
-				${new Date(now + 10 * DAY_MS)}, ${subscriptionAt})`;
-		await tx`
-			insert into "user" (id, name, email, email_verified, role, created_at, updated_at)
-			select 'bench-user-' || u, 'Bench ' || u, 'bench-' || u || '@bench.example.com', false, 'user', ${t0}, ${t0}
-			from generate_series(1, ${config.users - 1}) u`;
-		await tx`
-			insert into credit_package (id, user_id, source, name, initial_credits, remaining_credits, created_at)
-			select gen_random_uuid(), 'bench-user-' || u, 'purchase', 'Bench pack', 100000,
-				100000 - 3 * (${config.rowsPerUser} - 1), ${t0}
-			from generate_series(1, ${config.users - 1}) u`;
-		// Every row of the run in time order, so the heavy user's rows lie among everyone else's on
-		// disk as they would in production.
-		await tx`
-			with heavy_pkg as (select id from credit_package where user_id = ${heavyId} and name = 'Bench pack'),
-			other_pkg as (select user_id, id from credit_package where user_id like 'bench-user-%'),
-			heavy as (
-				select ${heavyId}::text as user_id, (select id from heavy_pkg) as package_id,
-					'usage' as type, -(1 + i % 5) as amount,
-					${initial}::int - (i + 10 * (i / 5) + (i % 5) * (i % 5 + 1) / 2) as balance_after,
-					'Reply' as description,
-					jsonb_build_object(
-						'model', (array['gpt-4o-mini', 'gpt-4o', 'llama3.1:8b'])[1 + i % 3],
-						'inputTokens', 400 + i % 500, 'outputTokens', 200 + i % 300,
-						'totalTokens', 600 + i % 500 + i % 300,
-						'chatId', 'bench-chat-' || (i / 20), 'messageId', 'bench-msg-' || i, 'aborted', false
-					) as metadata,
-					'bench:heavy:' || i as key,
-					${t0}::timestamptz + (i * ${stepMs}::bigint) * interval '1 millisecond' as created_at
-				from generate_series(1, ${usageRows}) i
-			),
-			others as (
-				select p.user_id, p.id as package_id,
-					case when n = 0 then 'purchase' else 'usage' end as type,
-					case when n = 0 then 100000 else -3 end as amount,
-					100000 - 3 * n as balance_after,
-					case when n = 0 then 'Bench pack' else 'Reply' end as description,
-					case when n = 0 then '{}'::jsonb else jsonb_build_object('model', 'gpt-4o-mini',
-						'inputTokens', 1000, 'outputTokens', 500, 'totalTokens', 1500, 'chatId', 'c', 'messageId', 'm',
-						'aborted', false) end as metadata,
-					'bench:' || p.user_id || ':' || n as key,
-					${t0}::timestamptz + interval '1 second'
-						+ (n * ${Math.floor((365 * DAY_MS - 120_000) / config.rowsPerUser)}::bigint) * interval '1 millisecond'
-						+ (substr(p.user_id, 12)::int * interval '1 second') as created_at
-				from other_pkg p, generate_series(0, ${config.rowsPerUser - 1}) n
-			),
-			everything as (
-				select ${heavyId}::text as user_id, (select id from heavy_pkg) as package_id, 'purchase' as type,
-					${initial}::int as amount, ${initial}::int as balance_after, 'Bench pack' as description,
-					'{}'::jsonb as metadata, 'bench:heavy:0' as key, ${t0}::timestamptz as created_at
-				union all select * from heavy
-				union all select * from others
-			)
-			insert into credit_transaction
-				(user_id, package_id, type, amount, balance_after, description, metadata, idempotency_key, created_at)
-			select user_id, package_id, type, amount, balance_after, description, metadata, key, created_at
-			from everything order by created_at`;
-		await tx`
-			insert into credit_transaction
-				(user_id, package_id, type, amount, balance_after, description, metadata, idempotency_key, created_at)
-			select ${heavyId}, id, 'subscription', 5000, ${afterUsage + 5000}, 'Bench monthly', '{}', 'bench:heavy:sub', ${subscriptionAt}
-			from credit_package where user_id = ${heavyId} and name = 'Bench monthly'`;
-		await tx`insert into credit_account (user_id) select 'bench-user-' || u from generate_series(1, ${config.users - 1}) u on conflict do nothing`;
-		await tx`insert into bench_seed (label) values (${seedLabel(config)})`;
-	});
-	await sql`vacuum analyze credit_transaction`;
-	await sql`vacuum analyze credit_package`;
-	const [{ count }] = await sql`select count(*)::int as count from credit_transaction`;
-	console.log(
-		`seeded ${count.toLocaleString('en')} ledger rows (${config.heavyRows.toLocaleString('en')} for the heavy user) in ${((performance.now() - started) / 1000).toFixed(1)} s`
-	);
-}
-
 async function isSeeded(sql: postgres.Sql, config: Config): Promise<boolean> {
 	const [row] = await sql`select to_regclass('bench_seed') is not null as present`;
 	if (!row.present) return false;
@@ -271,7 +176,10 @@ async function main(): Promise<number> {
 				`${config.keepDb} holds another seed; drop it (or pick BENCH_KEEP_DB) to seed ${seedLabel(config)}`
 			);
 		}
-		await seed(sql, heavyId, config);
+		await seedLedgerHistory(sql, heavyId, config);
+		// Labelled after the seed committed: a seed cut short is never taken for a finished one.
+		await sql`create table if not exists bench_seed (label text not null)`;
+		await sql`insert into bench_seed (label) values (${seedLabel(config)})`;
 	}
 	if (config.seedOnly) {
 		console.log(`kept database: ${databaseUrl.replace(/\/\/[^@]*@/, '//…@')}`);
