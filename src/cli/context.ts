@@ -16,7 +16,8 @@ export async function openCliContext(): Promise<{ config: Config; database: Data
 		database = openDatabase({
 			url: config.databaseUrl,
 			dataDir: `${config.dataDir}/pglite`,
-			maxConnections: 2
+			maxConnections: 2,
+			prepare: config.databasePrepare
 		});
 	} catch (error) {
 		if (error instanceof DatabaseInUseError) fail(error.message);

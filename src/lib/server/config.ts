@@ -19,6 +19,7 @@ const wholeNumber = (fallback: number) => z.coerce.number().int().min(0).default
  */
 const schema = z.object({
 	DATABASE_URL: z.string().trim().optional(),
+	DATABASE_PREPARE: z.enum(['true', 'false']).default('true'),
 	DATA_DIR: z.string().trim().default('.data'),
 	MIGRATIONS_DIR: z.string().trim().default('drizzle'),
 	BETTER_AUTH_SECRET: z.string().optional(),
@@ -118,6 +119,12 @@ export interface MailConfig {
 
 export interface Config {
 	databaseUrl: string | undefined;
+	/**
+	 * Named prepared statements on PostgreSQL connections (DATABASE_PREPARE). Off behind a pooler in
+	 * transaction mode (PgBouncer 1.18), which cannot keep a statement prepared on one server
+	 * connection for a client that lands on another.
+	 */
+	databasePrepare: boolean;
 	dataDir: string;
 	migrationsDir: string;
 	authSecret: string | undefined;
@@ -164,6 +171,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 	const parsed = result.data;
 	return {
 		databaseUrl: parsed.DATABASE_URL || undefined,
+		databasePrepare: parsed.DATABASE_PREPARE === 'true',
 		dataDir: parsed.DATA_DIR,
 		migrationsDir: parsed.MIGRATIONS_DIR,
 		authSecret: parsed.BETTER_AUTH_SECRET || undefined,

@@ -60,7 +60,11 @@ async function createRuntime(): Promise<Runtime> {
 		);
 	}
 	const billing = createBillingContext(config.polar, { production: !dev, dataDir: config.dataDir });
-	const database = openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite` });
+	const database = openDatabase({
+		url: config.databaseUrl,
+		dataDir: `${config.dataDir}/pglite`,
+		prepare: config.databasePrepare
+	});
 	await database.migrate(config.migrationsDir);
 	const mailer = createMailer(config.mail);
 	setLowBalanceNotifier(

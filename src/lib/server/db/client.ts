@@ -29,6 +29,8 @@ export interface DatabaseOptions {
 	dataDir: string | null;
 	/** Connections in the postgres.js pool. */
 	maxConnections?: number;
+	/** Named prepared statements (default on); off behind PgBouncer in transaction mode. */
+	prepare?: boolean;
 }
 
 // Any constant works; it only has to be the same in every instance that migrates this database.
@@ -36,12 +38,13 @@ const MIGRATION_LOCK = 7_210_431;
 
 export function openDatabase(options: DatabaseOptions): Database {
 	return options.url
-		? openPostgres(options.url, options.maxConnections ?? 10)
+		? openPostgres(options.url, options.maxConnections ?? 10, options.prepare ?? true)
 		: openPglite(options);
 }
 
-function openPostgres(url: string, max: number): Database {
-	const client = postgres(url, { max, onnotice: () => {} });
+function openPostgres(url: string, max: number, prepare: boolean): Database {
+	// `prepare: false` also overrides per-query prepares (drizzle's `.prepare(name)`).
+	const client = postgres(url, { max, prepare, onnotice: () => {} });
 	// Transactions are timed from asking to running: the pool wait (metrics/pool.ts).
 	const db = drizzlePostgres(measurePool(client, max), { schema }) as unknown as Db;
 	return {
@@ -49,11 +52,16 @@ function openPostgres(url: string, max: number): Database {
 		kind: 'postgres',
 		async migrate(folder) {
 			// Several instances may start at once; the advisory lock lets exactly one migrate at a
-			// time. It lives on a connection of its own, so a pool of one is not starved by it.
-			const lock = postgres(url, { max: 1, onnotice: () => {} });
+			// time. It lives on a connection of its own, so a pool of one is not starved by it, and
+			// in a transaction there: a transaction-level lock ends with its transaction, whereas a
+			// session lock taken through a transaction-mode pooler (PgBouncer) would stay on the
+			// pooled server connection after we disconnect, and block the next start for good.
+			const lock = postgres(url, { max: 1, prepare, onnotice: () => {} });
 			try {
-				await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
-				await migratePostgres(drizzlePostgres(client), { migrationsFolder: folder });
+				await lock.begin(async (tx) => {
+					await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+					await migratePostgres(drizzlePostgres(client), { migrationsFolder: folder });
+				});
 			} finally {
 				await lock.end({ timeout: 5 });
 			}
