@@ -224,6 +224,21 @@ function nginxPids(): number[] {
 	return masters.flatMap(processTree);
 }
 
+/** CPU time (user + system) of these processes so far, in ms (USER_HZ = 100). */
+function cpuMsOf(pids: number[]): number {
+	let total = 0;
+	for (const pid of pids) {
+		try {
+			const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			total += (Number(fields[11]) + Number(fields[12])) * 10;
+		} catch {
+			// gone
+		}
+	}
+	return total;
+}
+
 function rssOf(pid: number): number {
 	try {
 		const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -566,6 +581,7 @@ async function main(): Promise<number> {
 		`\nrunning ${config.users} users for ${config.seconds} s (think ${config.thinkMs[0] / 1000}–${config.thinkMs[1] / 1000} s), ${WEBHOOKS_PER_SECOND} webhooks/s, dashboard every ${DASHBOARD_PAUSE_MS} ms…`
 	);
 	started = performance.now();
+	const cpuBefore = cpuMsOf(tier.pids());
 	const deadline = started + config.seconds * 1000;
 	const sent: SignedDelivery[] = [];
 	let readerTurn = 0;
@@ -602,6 +618,7 @@ async function main(): Promise<number> {
 		})()
 	]);
 	const elapsed = (performance.now() - started) / 1000;
+	const appCpuMs = cpuMsOf(tier.pids()) - cpuBefore;
 	const app = appMemory();
 	const proxy = nginxMemory();
 
@@ -678,6 +695,14 @@ async function main(): Promise<number> {
 	row(
 		'peak RSS, app',
 		`${mb(app.total)} (${app.processes} processes, largest ${mb(app.perProcess)})`
+	);
+	row(
+		'app CPU',
+		`${(appCpuMs / 1000).toFixed(1)} s over ${elapsed.toFixed(0)} s (${(appCpuMs / 1000 / elapsed).toFixed(2)} cores), ${(appCpuMs / Math.max(1, tally.requests)).toFixed(1)} ms per request`
+	);
+	row(
+		'machine load average (1 min) at the end',
+		readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 	);
 	row('peak RSS, nginx', `${mb(proxy.total)} (${proxy.processes} processes)`);
 	row('verify', `${report.transactions} ledger rows, ${report.users} users, ${ms(verifyMs)}`);
