@@ -492,12 +492,17 @@ async function main(): Promise<number> {
 		SIGNUP_BONUS_CREDITS: '0',
 		// Sweeps run on both instances during the run, as in production (only more often).
 		SWEEP_INTERVAL_SECONDS: '15',
-		POLAR_WEBHOOK_SECRET: webhookSecret
+		POLAR_WEBHOOK_SECRET: webhookSecret,
+		// Node closes idle keep-alive connections after 5 s, nginx reuses them for up to 60 s: a
+		// POST sent on a connection Node is closing gets a 502 that nginx may not retry (POST is
+		// not idempotent). The app must keep them open longer than the balancer does.
+		KEEP_ALIVE_TIMEOUT: '75',
+		HEADERS_TIMEOUT: '76'
 	});
-	appOutput = tier.output;
 	onCleanup(tier.stop);
 	const nginx = await startNginx(tier.upstreams);
 	onCleanup(nginx.stop);
+	appOutput = () => `${tier.output()}\nnginx:\n${nginx.output()}`;
 	await tier.start(nginx.url);
 	// nginx's start-up probe found no upstream listening yet and marked them failed for its
 	// fail_timeout (10 s): wait until it forwards again.
@@ -750,6 +755,7 @@ async function main(): Promise<number> {
 	if (tally.replies === 0) failures.push('no reply completed');
 	if (failures.length > 0) {
 		console.error(`\nFAILED (correctness):\n- ${failures.join('\n- ')}`);
+		console.error(`\nnginx error log (tail):\n${nginx.output().slice(-2000)}`);
 		return 1;
 	}
 	console.log(
