@@ -29,7 +29,9 @@
  *   BENCH_CHUNK_DELAY_MS the upstream's pause before every chunk, the first included (default 20)
  *   BENCH_SPREAD_MS      start a round's streams evenly over this long instead of all at once
  *                        (default 0); about one reply's length (1100) keeps that many in flight
- *   BENCH_SOAK_S         seconds of the RSS soak (default 600; 5 with BENCH_SMOKE=1)
+ *   BENCH_SOAK_S         seconds of the RSS soak (default 600; 5 with BENCH_SMOKE=1): RSS of
+ *                        all app processes every 2 s, median of the first minute after 10 s
+ *                        vs the last minute (thirds when shorter than 190 s)
  *   BENCH_SOAK_STREAMS   streams kept in flight through the app during the soak (default 10)
  *   BENCH_WORKERS        WEB_CONCURRENCY for src/cluster.js when it exists (default: cores)
  *   BENCH_PROFILE        1: always print the profile summary; 0: never (default: on a miss,
@@ -641,7 +643,9 @@ interface SoakResult {
 /**
  * Keeps `soakStreams` replies in flight through the app for `soakS` seconds (each client loop
  * starts a new one when its last ended) and samples the app's RSS every few seconds. The first
- * window after a short soak warm-up is compared with the last one (medians).
+ * window after a short soak warm-up (10 s, or a tenth of a shorter soak) is compared with the
+ * last one (medians); a window is a minute, or a third of what is left in a soak under 190 s,
+ * so that the two never overlap.
  */
 async function runSoak(bench: Bench): Promise<SoakResult> {
 	const { config, clients, db } = bench;
@@ -733,7 +737,14 @@ async function profileRound(bench: Bench, databaseUrl: string): Promise<string[]
 	await app.stop(30_000);
 	stopped = true;
 	const profiles = readProfiles([dir]);
-	if (profiles.length === 0) return ['no profile was written (did the app exit cleanly?)'];
+	if (profiles.length === 0) {
+		// --cpu-prof writes only on a clean exit: a cluster worker whose IPC channel stays open
+		// after the graceful shutdown never exits by itself and is killed after the 30 s.
+		return [
+			'no profile was written: every app process must exit by itself within 30 s of SIGTERM ' +
+				'(a cluster worker must also disconnect from its primary)'
+		];
+	}
 	let summary = summarize(profiles, { fromUs, toUs });
 	let note = `samples of the measured round only (${((toUs - fromUs) / 1000).toFixed(0)} ms)`;
 	if (summary.totalMs === 0) {
@@ -751,6 +762,7 @@ async function profileRound(bench: Bench, databaseUrl: string): Promise<string[]
 // --- printing -----------------------------------------------------------------------------------
 
 const ms = (value: number) => value.toFixed(1).padStart(8);
+const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)}`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 function roundLine(label: string, round: RoundResult): string {
@@ -974,14 +986,14 @@ async function main(): Promise<number> {
 	console.log(
 		`  median of ${soak.skipS.toFixed(0)}-${(soak.skipS + soak.windowS).toFixed(0)} s ` +
 			`${mb(soak.first)}, of the last ${soak.windowS.toFixed(0)} s ${mb(soak.last)}: ` +
-			`${soak.driftPct >= 0 ? '+' : ''}${soak.driftPct.toFixed(1)}%`
+			`${signed(soak.driftPct)}%`
 	);
 
 	// The proxy's added time can be ~0 or negative in noise: the ratio is then taken over 1 ms.
 	const ratio = (app: number, proxy: number) => app / Math.max(1, proxy);
 	const ratioText = (p: 'p50' | 'p99') =>
-		`${ratio(added.app[p], added.proxy[p]).toFixed(2)}× (app +${added.app[p].toFixed(1)}, ` +
-		`proxy +${added.proxy[p].toFixed(1)} ms)`;
+		`${ratio(added.app[p], added.proxy[p]).toFixed(2)}× (app ${signed(added.app[p])}, ` +
+		`proxy ${signed(added.proxy[p])} ms)`;
 	const goals: Goal[] = [
 		{
 			name: `${config.streams} at once: TTFT added p50`,
@@ -1003,7 +1015,7 @@ async function main(): Promise<number> {
 		})),
 		{
 			name: 'one at a time: TTFT added p50',
-			measured: `${serialAdded.app.p50.toFixed(1)} ms (proxy +${serialAdded.proxy.p50.toFixed(1)})`,
+			measured: `${serialAdded.app.p50.toFixed(1)} ms (proxy ${signed(serialAdded.proxy.p50)})`,
 			target: `<= ${GOALS.serialAddedTtftP50} ms`,
 			pass: serialAdded.app.p50 <= GOALS.serialAddedTtftP50
 		},
@@ -1015,7 +1027,7 @@ async function main(): Promise<number> {
 		},
 		{
 			name: `RSS over the ${config.soakS} s soak`,
-			measured: `${soak.driftPct >= 0 ? '+' : ''}${soak.driftPct.toFixed(1)}%`,
+			measured: `${signed(soak.driftPct)}%`,
 			target: `within ±${GOALS.rssDriftPct}%`,
 			pass: Math.abs(soak.driftPct) <= GOALS.rssDriftPct
 		}
