@@ -68,6 +68,8 @@ const WEBHOOKS_PER_SECOND = 3;
 const DASHBOARD_PAUSE_MS = 250;
 const DIRECT_PROBE_MS = 250;
 const INSTANCES = 2;
+/** WEB_CONCURRENCY of each instance: two instances of one worker use the two cores here. */
+const WORKERS_PER_INSTANCE = 1;
 
 interface Config {
 	users: number;
@@ -111,10 +113,9 @@ interface AppTier {
 }
 
 /**
- * How the app is run: two `node build` instances on their own ports. When `npm start`
- * (`node src/cluster.js`, one worker per core) exists, this is the only function to change: one
- * upstream, `spawn(process.execPath, ['src/cluster.js'], …)`, and `pids()` already includes
- * the workers (children of the spawned process).
+ * How the app is run: as `npm start` does (`node src/cluster.js`), two instances on their own
+ * ports behind nginx, each with WORKERS_PER_INSTANCE workers; `pids()` includes the workers
+ * (children of each primary).
  */
 async function startAppTier(env: Record<string, string>): Promise<AppTier> {
 	const ports: number[] = [];
@@ -128,16 +129,20 @@ async function startAppTier(env: Record<string, string>): Promise<AppTier> {
 		upstreams: ports.map((port) => `http://127.0.0.1:${port}`),
 		async start(origin) {
 			for (const port of ports) {
-				const child = spawnApp({
-					PORT: String(port),
-					HOST: '127.0.0.1',
-					ORIGIN: origin,
-					BETTER_AUTH_SECRET: TEST_SECRET,
-					// Behind nginx: the client's address is the last X-Forwarded-For entry.
-					ADDRESS_HEADER: 'x-forwarded-for',
-					XFF_DEPTH: '1',
-					...env
-				});
+				const child = spawnApp(
+					{
+						PORT: String(port),
+						HOST: '127.0.0.1',
+						ORIGIN: origin,
+						BETTER_AUTH_SECRET: TEST_SECRET,
+						// Behind nginx: the client's address is the last X-Forwarded-For entry.
+						ADDRESS_HEADER: 'x-forwarded-for',
+						XFF_DEPTH: '1',
+						WEB_CONCURRENCY: String(WORKERS_PER_INSTANCE),
+						...env
+					},
+					'src/cluster.js'
+				);
 				child.stdout?.on('data', (chunk) => (output += chunk));
 				child.stderr?.on('data', (chunk) => (output += chunk));
 				children.push(child);
@@ -514,7 +519,7 @@ async function main(): Promise<number> {
 	const appMemory = peakRss(tier.pids);
 	const nginxMemory = peakRss(nginxPids);
 	console.log(
-		`app: ${INSTANCES} × node build behind nginx at ${nginx.url}; upstream: ${FIRST_TOKEN_MS} ms to the first token, ${CHUNK_MS} ms per further token`
+		`app: ${INSTANCES} × node src/cluster.js (${WORKERS_PER_INSTANCE} worker each) behind nginx at ${nginx.url}; upstream: ${FIRST_TOKEN_MS} ms to the first token, ${CHUNK_MS} ms per further token`
 	);
 
 	const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });

@@ -96,6 +96,9 @@ describe('two instances behind nginx on one database', () => {
 			ORIGIN: origin,
 			ADDRESS_HEADER: 'x-forwarded-for',
 			XFF_DEPTH: '1',
+			// Longer than nginx keeps idle upstream connections (README, Scaling): no 502 on reuse.
+			KEEP_ALIVE_TIMEOUT: '75',
+			HEADERS_TIMEOUT: '76',
 			BETTER_AUTH_SECRET: TEST_SECRET,
 			AUTH_RATE_PER_MINUTE: '0',
 			CHAT_RATE_PER_MINUTE: '0',

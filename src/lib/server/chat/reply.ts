@@ -10,6 +10,8 @@ import {
 	voidHold
 } from '../credits';
 import { checkLowBalance } from '../credits/low-balance';
+import { log } from '../log';
+import { recordReplySettled } from '../metrics/record';
 import { retryWhileUnavailable } from '../db/availability';
 import type { Db } from '../db/client';
 import { creditPackage, creditTransaction } from '../db/schema';
@@ -213,7 +215,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			return true;
 		},
 		(error: unknown) => {
-			console.error(`[chat] storing the question of chat ${chat.id} failed`, error);
+			log.error({ err: error, chatId: chat.id }, '[chat] storing the question failed');
 			return false;
 		}
 	);
@@ -256,7 +258,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			await settleAndStore(outcome);
 		} finally {
 			await endRun(db, runKey, streamed.slice(0, maxPartialChars)).catch((error) =>
-				console.error(`[chat] ending the run of chat ${chat.id} failed`, error)
+				log.error({ err: error, chatId: chat.id }, '[chat] ending the run failed')
 			);
 		}
 	};
@@ -287,7 +289,10 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		// A connection lost at this moment (a restarting database, a cut connection) is retried:
 		// settle is idempotent by hold id, so a retry after an unseen commit is a replay.
 		const settled = await retryWhileUnavailable(() => settle(db, settlement), SETTLE_RETRY);
-		await checkLowBalance(db, request.userId).catch((e) => console.error('[chat] alert', e));
+		recordReplySettled({ model: model.id, inputTokens, outputTokens, credits: settled.charged });
+		await checkLowBalance(db, request.userId).catch((error) =>
+			log.error({ err: error, userId: request.userId }, '[chat] low-balance alert failed')
+		);
 		if (!(await questionSaved)) return;
 		const receipt: ReplyReceipt = {
 			model: model.id,
@@ -332,7 +337,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	};
 	const settleSafely = (outcome: Parameters<typeof finish>[0]) =>
 		finish(outcome).catch((error) =>
-			console.error(`[chat] settling hold ${hold.holdId} failed`, error)
+			log.error({ err: error, holdId: hold.holdId }, '[chat] settling the hold failed')
 		);
 
 	// Only Stop aborts the model call: through the in-process run at once, or through the stored
@@ -349,7 +354,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			.then((stopRequested) => {
 				if (stopRequested && !stop.signal.aborted) stop.abort('stopped');
 			})
-			.catch((error) => console.error(`[chat] progress of chat ${chat.id} not written`, error))
+			.catch((error) => log.warn({ err: error, chatId: chat.id }, '[chat] progress not written'))
 			.finally(() => (writing = false));
 	}, PROGRESS_INTERVAL_MS);
 
@@ -397,12 +402,14 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			{ prompt: promptOf(history), maxOutputTokens, abortSignal: stop.signal },
 			onText
 		);
+		// The last chunks first, then the settlement: settled and stored before the stream ends
+		// (closeRun), so a listener that sees the end finds the reply, its receipt and the balance.
 		if (!(await questionSaved)) {
-			await settleSafely({ aborted: true, error: 'Your message could not be stored.' });
 			emit(run, {
 				type: 'error',
 				errorText: 'Your message could not be stored. Please try again.'
 			});
+			await settleSafely({ aborted: true, error: 'Your message could not be stored.' });
 			return;
 		}
 		const error =
@@ -421,8 +428,6 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			emit(run, { type: 'finish-step' });
 			emit(run, { type: 'finish', finishReason: end.finishReason as FinishReason });
 		}
-		// Settled and stored before the stream ends, so a listener that sees the end finds the
-		// reply, its receipt and the new balance.
 		await settleSafely({
 			inputTokens: end.inputTokens,
 			outputTokens: end.outputTokens,
@@ -431,7 +436,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		});
 	};
 	void write()
-		.catch((error) => console.error(`[chat] the reply of chat ${chat.id} failed`, error))
+		.catch((error) => log.error({ err: error, chatId: chat.id }, '[chat] the reply failed'))
 		.finally(() => closeRun(run));
 	return uiStreamResponse(subscribe(run));
 }

@@ -1,6 +1,7 @@
 import type { UIMessageChunk } from 'ai';
 import { sql } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
+import { log } from '../log';
 import { DONE_EVENT, sseEvent } from './ui-stream';
 
 /**
@@ -56,7 +57,7 @@ export async function drainRuns(graceMs: number, settleMs = 5_000): Promise<void
 	const finishBy = Date.now() + graceMs;
 	while (runs.size > 0 && Date.now() < finishBy) await pause(50);
 	if (runs.size === 0) return;
-	console.warn(`[chat] shutting down: stopping ${runs.size} reply(s) still running`);
+	log.warn({ running: runs.size }, '[chat] shutting down: stopping the replies still running');
 	for (const run of runs.values()) run.stop.abort();
 	const settleBy = Date.now() + settleMs;
 	while (runs.size > 0 && Date.now() < settleBy) await pause(50);
@@ -294,7 +295,7 @@ export function followStored(db: Db, first: StoredRun): ReadableStream<UIMessage
 				timer = setTimeout(() => {
 					storedRun(db, first.chatId).then(step, (error) => {
 						if (cancelled) return;
-						console.error(`[chat] following the reply of chat ${first.chatId} failed`, error);
+						log.error({ err: error, chatId: first.chatId }, '[chat] following the reply failed');
 						finish();
 					});
 				}, FOLLOW_INTERVAL_MS);

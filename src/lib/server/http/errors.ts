@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { LedgerError, type LedgerErrorCode } from '../credits';
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/availability';
 import { AppError } from '../errors';
+import { log } from '../log';
 
 const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
 	insufficient_credits: 402,
@@ -45,7 +46,7 @@ export function apiErrorResponse(error: unknown): Response {
 		return errorResponse(LEDGER_STATUS[error.code], error.code, error.message, error.details);
 	}
 	if (isDatabaseUnavailable(error)) {
-		console.error('[db] unavailable:', error instanceof Error ? error.message : error);
+		log.error({ err: error }, '[db] unavailable');
 		return databaseUnavailableResponse();
 	}
 	throw error;

@@ -15,7 +15,7 @@ export const GET: RequestHandler = async ({ locals }) => {
 	} catch (error) {
 		// The health URL is public: driver messages name hosts, users and databases, so the cause
 		// goes to the log only and the probe sees a fixed answer.
-		console.error(`[${locals.requestId}] health check: database unavailable:`, error);
+		locals.log.error({ err: error }, 'health check: database unavailable');
 		return json({ status: 'unavailable', version }, { status: 503, headers });
 	}
 };
