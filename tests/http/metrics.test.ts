@@ -94,6 +94,14 @@ describe('GET /metrics with METRICS_TOKEN', () => {
 				method: 'POST'
 			})
 		).toBeGreaterThanOrEqual(1);
+		// Settled before its stream ended: counted once, with its tokens and the credits charged
+		// (the demo model at 1 credit per 1,000 tokens: a short reply costs 1).
+		const delta = (name: string, labels: Record<string, string>) =>
+			(sample(after, name, labels) || 0) - (sample(before, name, labels) || 0);
+		expect(delta('credit_chat_replies_settled_total', { model: 'demo' })).toBe(1);
+		expect(delta('credit_chat_credits_charged_total', { model: 'demo' })).toBe(1);
+		expect(delta('credit_chat_tokens_total', { model: 'demo', kind: 'input' })).toBeGreaterThan(0);
+		expect(delta('credit_chat_tokens_total', { model: 'demo', kind: 'output' })).toBeGreaterThan(0);
 		// The reply is settled: nothing is held any more, and its reserve and settle were
 		// transactions that waited for a pool connection.
 		expect(sample(after, 'credit_chat_holds_pending')).toBe(0);
