@@ -224,6 +224,26 @@ describe('streamModel', () => {
 		expect(texts).toHaveLength(handedOver);
 	});
 
+	it('cancels a deaf provider when the caller aborted while doStream was still pending', async () => {
+		const controller = new AbortController();
+		const deaf = deafProvider(['late'], 'hang');
+		const model = new MockLanguageModelV4({
+			doStream: async () => {
+				// Connecting takes a while and the provider never looks at the signal.
+				await new Promise((resolve) => setTimeout(resolve, 20));
+				return { stream: deaf.stream };
+			}
+		});
+		const { texts, done } = run(model, controller.signal);
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		controller.abort('stop pressed');
+
+		expect(await within(done)).toEqual({ aborted: true });
+		expect(deaf.state.cancelled).toBe(true);
+		expect(deaf.state.reason).toBe('stop pressed');
+		expect(texts).toEqual([]);
+	});
+
 	it('reports a reply that finished before the abort as finished, not aborted', async () => {
 		const controller = new AbortController();
 		// The finish part arrives, then the stream stays open until the abort cancels it.
