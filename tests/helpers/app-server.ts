@@ -141,7 +141,11 @@ async function waitUntilListening(url: string, child: ChildProcess, output: () =
 	throw new Error(`The app did not answer within 30 s:\n${output()}`);
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
+/** Sends `signal` and waits for the child to exit (SIGKILL after 5 s); resolves at once if it has. */
+export function stopProcess(
+	child: ChildProcess,
+	signal: NodeJS.Signals = 'SIGTERM'
+): Promise<void> {
 	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
 	return new Promise((resolve) => {
 		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -149,6 +153,6 @@ function stopProcess(child: ChildProcess): Promise<void> {
 			clearTimeout(timer);
 			resolve();
 		});
-		child.kill('SIGTERM');
+		child.kill(signal);
 	});
 }

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopProcess } from './app-server';
 import { freePort } from './ports';
 import { TestDependencyError } from './test-dependency-error';
 
@@ -88,7 +89,8 @@ ${servers}
 		port,
 		output: () => output,
 		async stop() {
-			await stopChild(child);
+			// SIGQUIT: graceful shutdown, open streams finish.
+			await stopProcess(child, 'SIGQUIT');
 			rmSync(dir, { recursive: true, force: true });
 		}
 	};
@@ -109,17 +111,4 @@ async function waitForPort(url: string, child: ChildProcess, output: () => strin
 		}
 	}
 	throw new Error(`nginx did not listen on ${url} within 10 s:\n${output()}`);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	return new Promise((resolve) => {
-		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-		child.once('exit', () => {
-			clearTimeout(timer);
-			resolve();
-		});
-		// SIGQUIT: graceful shutdown, open streams finish.
-		child.kill('SIGQUIT');
-	});
 }

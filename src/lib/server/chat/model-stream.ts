@@ -49,9 +49,11 @@ export async function streamModel(
 	} catch (error) {
 		return abortSignal.aborted ? { aborted: true } : { aborted: false, error };
 	}
-	// A provider that ignores the signal still stops: its stream is cancelled.
+	// A provider that ignores the signal still stops: its stream is cancelled, also when the abort
+	// came while doStream was pending (a listener added to an aborted signal never runs).
 	const cancel = () => void reader.cancel(abortSignal.reason).catch(() => {});
-	abortSignal.addEventListener('abort', cancel, { once: true });
+	if (abortSignal.aborted) cancel();
+	else abortSignal.addEventListener('abort', cancel, { once: true });
 	const end: ModelEnd = { aborted: false };
 	try {
 		for (;;) {
