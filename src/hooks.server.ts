@@ -9,7 +9,7 @@ import { sequence } from '@sveltejs/kit/hooks';
 import { svelteKitHandler } from 'better-auth/svelte-kit';
 import { building } from '$app/environment';
 import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
-import { areaOf, isAdmin, isApiPath, loginPath } from '$lib/server/auth/access';
+import { areaOf, isAdmin, isApiPath, loginPath, readsCachedSession } from '$lib/server/auth/access';
 import { clientAddress } from '$lib/server/auth/client-address';
 import { StartupError } from '$lib/server/config';
 import { DatabaseInUseError } from '$lib/server/db/client';
@@ -47,13 +47,23 @@ const authApi: Handle = async ({ event, resolve }) => {
 };
 
 const session: Handle = async ({ event, resolve }) => {
-	const { auth } = await runtime();
-	const data = await auth.api.getSession({ headers: event.request.headers }).catch((e) => {
-		// better-auth wraps the driver's error in a 500 APIError; an unreachable database is not a
-		// signed-out visitor (guard answers 503 for private areas, public ones go on).
-		if (noteDatabaseOutage(event.locals, e)) return null;
-		throw e;
-	});
+	const { auth, config } = await runtime();
+	const read = (cached: boolean) =>
+		auth.api
+			.getSession({ headers: event.request.headers, query: { disableCookieCache: !cached } })
+			.catch((e) => {
+				// better-auth wraps the driver's error in a 500 APIError; an unreachable database is
+				// not a signed-out visitor (guard answers 503 for private areas, public ones go on).
+				if (noteDatabaseOutage(event.locals, e)) return null;
+				throw e;
+			});
+	const cached = readsCachedSession(event.url.pathname);
+	let data = await read(cached);
+	// A cached "not verified yet" may be stale (the link was opened on another device): asked
+	// again of the database before the chat API refuses on it.
+	if (cached && data && !data.user.emailVerified && config.emailVerification !== 'off') {
+		data = await read(false);
+	}
 	event.locals.user = data?.user ?? null;
 	event.locals.session = data?.session ?? null;
 	return svelteKitHandler({ event, resolve, auth, building });

@@ -67,6 +67,11 @@ export class HttpClient {
 		});
 	}
 
+	/** Puts a cookie in the jar as if the server had set it (a copied or forged cookie). */
+	setCookie(name: string, value: string): void {
+		this.cookies.set(name, value);
+	}
+
 	hasSession(): boolean {
 		return [...this.cookies.keys()].some((name) => name.endsWith('session_token'));
 	}

@@ -46,6 +46,7 @@ const schema = z.object({
 	AUTH_RATE_PER_MINUTE: wholeNumber(10),
 	AUTH_FAILURES_BEFORE_BACKOFF: wholeNumber(5),
 	AUTH_EMAILS_PER_HOUR: wholeNumber(5),
+	AUTH_SESSION_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 	SMTP_URL: z
 		.url({ protocol: /^smtps?$/, error: 'must look like smtp://user:pass@host:587 or smtps://…' })
 		.optional(),
@@ -138,6 +139,8 @@ export interface Config {
 	sweepIntervalSeconds: number;
 	chat: ChatConfig;
 	authLimits: AuthLimitsConfig;
+	/** Max age of the signed session cookie the chat API may trust without a lookup (0 = off). */
+	sessionCacheSeconds: number;
 	mail: MailConfig;
 	emailVerification: EmailVerification;
 	polar: PolarConfig;
@@ -199,6 +202,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
 			failuresBeforeBackoff: parsed.AUTH_FAILURES_BEFORE_BACKOFF,
 			emailsPerHour: parsed.AUTH_EMAILS_PER_HOUR
 		},
+		sessionCacheSeconds: parsed.AUTH_SESSION_CACHE_SECONDS,
 		mail: {
 			smtpUrl: parsed.SMTP_URL,
 			from: parsed.MAIL_FROM,

@@ -88,7 +88,8 @@ async function createRuntime(): Promise<Runtime> {
 		signupBonus: config.signupBonus,
 		freeMonthlyCredits: config.freeMonthlyCredits,
 		emailVerification: config.emailVerification,
-		emails
+		emails,
+		sessionCacheSeconds: config.sessionCacheSeconds
 	});
 	await announceAccountSetup(database, config, adminAtSignUp);
 	const stopJobs = [

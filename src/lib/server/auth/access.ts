@@ -37,6 +37,16 @@ export function isApiPath(pathname: string): boolean {
 	return within(normalizePath(pathname), '/api');
 }
 
+/**
+ * Where a session may be read from better-auth's signed cookie cache instead of the database
+ * (AUTH_SESSION_CACHE_SECONDS): the chat API only, whose answers depend on no role, so a sign-out
+ * elsewhere, a revoked session or a ban reaches it within the cache's max age. Everything else,
+ * the admin area above all, reads the session row on every request.
+ */
+export function readsCachedSession(pathname: string): boolean {
+	return within(normalizePath(pathname), '/api/chat');
+}
+
 export function isAdmin(user: { role?: string | null } | null | undefined): boolean {
 	return user?.role === 'admin';
 }

@@ -31,6 +31,11 @@ export interface AuthOptions {
 	freeMonthlyCredits?: number;
 	emailVerification: EmailVerification;
 	emails: AccountEmails;
+	/**
+	 * Max age in seconds of the signed `session_data` cookie (0 = none). Only paths for which
+	 * `readsCachedSession` (access.ts) holds read it; hooks.server.ts bypasses it elsewhere.
+	 */
+	sessionCacheSeconds?: number;
 }
 
 export function createAuth(options: AuthOptions) {
@@ -49,6 +54,11 @@ export function createAuth(options: AuthOptions) {
 		// address and account, in PostgreSQL; better-auth's keys on X-Forwarded-For, per process.
 		rateLimit: { enabled: false },
 		disabledPaths,
+		// Every session read from the database refreshes the cookie; a revoked session, a sign-out
+		// or a ban reaches the paths that trust it within maxAge (no refresh without the database).
+		session: options.sessionCacheSeconds
+			? { cookieCache: { enabled: true, maxAge: options.sessionCacheSeconds } }
+			: undefined,
 		// Sessions record the address hooks.server.ts vouches for, not a client's X-Forwarded-For.
 		advanced: { ipAddress: { ipAddressHeaders: [CLIENT_ADDRESS_HEADER] } },
 		// Reset links are stored hashed: a copy of the database cannot take over accounts.
