@@ -33,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { verify } from '../../src/lib/server/credits';
 import { openDatabase } from '../../src/lib/server/db/client';
-import { spawnApp, TEST_SECRET } from '../helpers/app-server';
+import { spawnApp, stopProcess, TEST_SECRET } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
 import { startNginx } from '../helpers/nginx';
 import { DEFAULT_REPLY, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
@@ -154,17 +154,7 @@ async function startAppTier(env: Record<string, string>): Promise<AppTier> {
 		pids: () => children.flatMap((child) => (child.pid ? processTree(child.pid) : [])),
 		output: () => output,
 		async stop() {
-			await Promise.all(
-				children.map(
-					(child) =>
-						new Promise<void>((resolve) => {
-							if (child.exitCode !== null || child.signalCode !== null) return resolve();
-							const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-							child.once('exit', () => (clearTimeout(timer), resolve()));
-							child.kill('SIGTERM');
-						})
-				)
-			);
+			await Promise.all(children.map((child) => stopProcess(child)));
 		}
 	};
 

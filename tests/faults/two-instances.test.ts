@@ -6,7 +6,7 @@ import { plans } from '../../config/plans';
 import { planMetadataOf } from '../../src/lib/server/billing/seed-products';
 import { grant } from '../../src/lib/server/credits';
 import { openDatabase } from '../../src/lib/server/db/client';
-import { spawnApp, TEST_SECRET } from '../helpers/app-server';
+import { spawnApp, stopProcess, TEST_SECRET } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { createPostgresDatabase } from '../helpers/databases';
 import { signUp } from '../helpers/http-client';
@@ -82,7 +82,7 @@ describe('two instances behind nginx on one database', () => {
 	});
 	afterAll(async () => {
 		await nginx?.stop();
-		await Promise.all(instances.map((i) => stopChild(i.child)));
+		await Promise.all(instances.map((i) => stopProcess(i.child)));
 		await sql?.end();
 		await database?.drop();
 		await upstream?.close();
@@ -216,15 +216,3 @@ describe('two instances behind nginx on one database', () => {
 		expect(await ledgerDrifts(database.url)).toEqual([]);
 	});
 });
-
-function stopChild(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	return new Promise((resolve) => {
-		const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-		child.once('exit', () => {
-			clearTimeout(timer);
-			resolve();
-		});
-		child.kill('SIGTERM');
-	});
-}
