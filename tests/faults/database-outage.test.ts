@@ -13,7 +13,7 @@ import {
 } from '../helpers/polar-events';
 import { createScratchDatabase } from '../helpers/scratch-database';
 import { startRestartablePostgres, type RestartablePostgres } from './restartable-postgres';
-import { buyer, holds, ledgerDrifts, reservedCredits, waitFor } from './support';
+import { buyer, holds, ledgerDrifts, reservedCredits, upstreamEnv, waitFor } from './support';
 
 const secret = newWebhookSecret();
 const STACK_TRACE = /\bat .+\.(js|ts):\d+|node_modules|ECONNREFUSED|postgres:\/\//;
@@ -37,11 +37,7 @@ describe('PostgreSQL stopped and started again under traffic', () => {
 		upstream = await startOpenAIServer({ delayMs: 100 });
 		app = await launchApp({
 			DATABASE_URL: databaseUrl,
-			OPENAI_BASE_URL: upstream.url,
-			OPENAI_API_KEY: 'test-key',
-			OPENAI_API_STYLE: 'chat',
-			CHAT_MODELS: 'big:200',
-			CHAT_MAX_OUTPUT_TOKENS: '200',
+			...upstreamEnv(upstream),
 			SIGNUP_BONUS_CREDITS: '0',
 			POLAR_WEBHOOK_SECRET: secret,
 			CHAT_HOLD_TTL_SECONDS: '30',

@@ -10,8 +10,9 @@ import {
 	holds,
 	ledgerDrifts,
 	reservedCredits,
-	waitFor,
-	type HoldRow
+	type HoldRow,
+	upstreamEnv,
+	waitFor
 } from './support';
 
 const REPLIES = 20;
@@ -40,12 +41,7 @@ describe('kill -9 while 20 replies stream', () => {
 		sql = postgres(database.url, { max: 2, onnotice: () => {} });
 		env = {
 			DATABASE_URL: database.url,
-			OPENAI_BASE_URL: upstream.url,
-			OPENAI_API_KEY: 'test-key',
-			OPENAI_API_STYLE: 'chat',
-			// 200 credits per 1,000 tokens: a credit every 5 tokens, so "owed so far" is visible.
-			CHAT_MODELS: 'big:200',
-			CHAT_MAX_OUTPUT_TOKENS: '200',
+			...upstreamEnv(upstream),
 			CHAT_MAX_CONCURRENT: String(REPLIES),
 			SIGNUP_BONUS_CREDITS: '0',
 			CHAT_HOLD_TTL_SECONDS: String(HOLD_TTL_SECONDS),

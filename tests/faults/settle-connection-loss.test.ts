@@ -4,7 +4,15 @@ import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { createPostgresDatabase } from '../helpers/databases';
 import { startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
-import { buyer, chargesByHold, holds, ledgerDrifts, reservedCredits, waitFor } from './support';
+import {
+	buyer,
+	chargesByHold,
+	holds,
+	ledgerDrifts,
+	reservedCredits,
+	upstreamEnv,
+	waitFor
+} from './support';
 
 /**
  * The app's database connection dies at the moment of settlement. To hit that moment every
@@ -25,11 +33,7 @@ describe('a connection cut at settlement', () => {
 		sql = postgres(database.url, { max: 3, onnotice: () => {} });
 		app = await launchApp({
 			DATABASE_URL: database.url,
-			OPENAI_BASE_URL: upstream.url,
-			OPENAI_API_KEY: 'test-key',
-			OPENAI_API_STYLE: 'chat',
-			CHAT_MODELS: 'big:200',
-			CHAT_MAX_OUTPUT_TOKENS: '200',
+			...upstreamEnv(upstream),
 			SIGNUP_BONUS_CREDITS: '0',
 			SWEEP_INTERVAL_SECONDS: '0'
 		});

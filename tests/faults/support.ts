@@ -6,6 +6,21 @@ import { openDatabase } from '../../src/lib/server/db/client';
 import { signUp, type HttpClient } from '../helpers/http-client';
 
 /** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes. */
+/**
+ * The app's model settings in the fault suites: the local OpenAI-compatible upstream, one model
+ * at 200 credits per 1,000 tokens (a credit every 5 tokens, so "owed so far" moves visibly) and
+ * replies of at most 200 tokens.
+ */
+export function upstreamEnv(upstream: { url: string }): Record<string, string> {
+	return {
+		OPENAI_BASE_URL: upstream.url,
+		OPENAI_API_KEY: 'test-key',
+		OPENAI_API_STYLE: 'chat',
+		CHAT_MODELS: 'big:200',
+		CHAT_MAX_OUTPUT_TOKENS: '200'
+	};
+}
+
 export async function waitFor<T>(
 	what: string,
 	check: () => Promise<T | undefined | null | false>,

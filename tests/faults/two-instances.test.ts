@@ -15,7 +15,7 @@ import { startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
 import { newWebhookSecret, orderPaid, polarOrder, signDelivery } from '../helpers/polar-events';
 import { freePort } from '../helpers/ports';
 import { createUser } from '../helpers/users';
-import { holds, ledgerDrifts, reservedCredits, waitFor } from './support';
+import { holds, ledgerDrifts, reservedCredits, upstreamEnv, waitFor } from './support';
 
 const secret = newWebhookSecret();
 const FREE_MONTHLY = 50;
@@ -103,11 +103,7 @@ describe('two instances behind nginx on one database', () => {
 			AUTH_RATE_PER_MINUTE: '0',
 			CHAT_RATE_PER_MINUTE: '0',
 			DATABASE_URL: database.url,
-			OPENAI_BASE_URL: upstream.url,
-			OPENAI_API_KEY: 'test-key',
-			OPENAI_API_STYLE: 'chat',
-			CHAT_MODELS: 'big:200',
-			CHAT_MAX_OUTPUT_TOKENS: '200',
+			...upstreamEnv(upstream),
 			POLAR_WEBHOOK_SECRET: secret,
 			FREE_MONTHLY_CREDITS: String(FREE_MONTHLY),
 			SWEEP_INTERVAL_SECONDS: '1'
