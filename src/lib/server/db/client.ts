@@ -47,7 +47,7 @@ function openPostgres(url: string, max: number, prepare: boolean): Database {
 	// `prepare: false` also overrides per-query prepares (drizzle's `.prepare(name)`).
 	const client = postgres(url, { max, prepare, onnotice: () => {} });
 	// `prepare: false` means a transaction-mode pooler is in between, which loses the answers
-	// of pipelined queries: there, no query shares a connection (see unpipelined.ts).
+	// of pipelined queries: there, postgres.js must never pipeline (see unpipelined.ts).
 	const queries = prepare ? client : unpipelined(client);
 	// Transactions are timed from asking to running: the pool wait (metrics/pool.ts).
 	const db = drizzlePostgres(measurePool(queries, max), { schema }) as unknown as Db;
