@@ -3,11 +3,12 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql as drizzleSql } from 'drizzle-orm';
+import { count, sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/lib/server/credits';
 import { openDatabase, selectRows, type Database } from '../../src/lib/server/db/client';
+import { creditHold } from '../../src/lib/server/db/schema';
 import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { createPostgresDatabase } from '../helpers/databases';
@@ -244,7 +245,7 @@ describe('the built app through PgBouncer in transaction mode (DATABASE_PREPARE=
 		});
 		try {
 			for (let round = 0; round < 200; round++) {
-				const [one, n, inTransaction] = await within(
+				const [one, n, inTransaction, , , holds] = await within(
 					5_000,
 					`round ${round}`,
 					Promise.all([
@@ -254,12 +255,15 @@ describe('the built app through PgBouncer in transaction mode (DATABASE_PREPARE=
 							selectRows(tx, drizzleSql`select ${round}::int + 1 as m`)
 						),
 						selectRows(pooled.db, drizzleSql`select 2 as two`),
-						selectRows(pooled.db, drizzleSql`select ${round}::text as t`)
+						selectRows(pooled.db, drizzleSql`select ${round}::text as t`),
+						// The query builder without parameters (drizzle reads it with `.values()`).
+						pooled.db.select({ n: count() }).from(creditHold)
 					])
 				);
 				expect(one).toEqual([{ one: 1 }]);
 				expect(n).toEqual([{ n: round }]);
 				expect(inTransaction).toEqual([{ m: round + 1 }]);
+				expect(holds).toEqual([{ n: expect.any(Number) }]);
 			}
 		} finally {
 			await pooled.close();
