@@ -3,10 +3,12 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { count, sql as drizzleSql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/lib/server/credits';
-import { openDatabase, type Database } from '../../src/lib/server/db/client';
+import { openDatabase, selectRows, type Database } from '../../src/lib/server/db/client';
+import { creditHold } from '../../src/lib/server/db/schema';
 import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { sendChat } from '../helpers/chat-client';
 import { createPostgresDatabase } from '../helpers/databases';
@@ -226,5 +228,46 @@ describe('the built app through PgBouncer in transaction mode (DATABASE_PREPARE=
 		expect(report.users).toBeGreaterThan(0);
 		// The pooler was really in the way: the app's sessions all came through it.
 		expect(pgbouncer.output()).not.toMatch(/prepared statement .* does not exist/);
+		// No answer was handed to a server connection the pooler had already taken back.
+		expect(pgbouncer.output()).not.toMatch(/from server when not linked/);
+	});
+
+	it('never loses an answer: queries with and without parameters and transactions at once', async () => {
+		// What hung one reply in three runs: with every connection in use, postgres.js pipelined
+		// a query with parameters (Parse/Describe/Flush, no Sync) behind one without (which ends
+		// with a Sync); PgBouncer released the server connection at that one's ReadyForQuery and
+		// dropped the answer of the other. Two connections make the pool run out at once.
+		const pooled = openDatabase({
+			url: pgbouncer.url,
+			dataDir: null,
+			maxConnections: 2,
+			prepare: false
+		});
+		try {
+			for (let round = 0; round < 200; round++) {
+				const [one, n, inTransaction, , , holds] = await within(
+					5_000,
+					`round ${round}`,
+					Promise.all([
+						selectRows(pooled.db, drizzleSql`select 1 as one`),
+						selectRows(pooled.db, drizzleSql`select ${round}::int as n`),
+						pooled.db.transaction((tx) =>
+							selectRows(tx, drizzleSql`select ${round}::int + 1 as m`)
+						),
+						selectRows(pooled.db, drizzleSql`select 2 as two`),
+						selectRows(pooled.db, drizzleSql`select ${round}::text as t`),
+						// The query builder without parameters (drizzle reads it with `.values()`).
+						pooled.db.select({ n: count() }).from(creditHold)
+					])
+				);
+				expect(one).toEqual([{ one: 1 }]);
+				expect(n).toEqual([{ n: round }]);
+				expect(inTransaction).toEqual([{ m: round + 1 }]);
+				expect(holds).toEqual([{ n: expect.any(Number) }]);
+			}
+		} finally {
+			await pooled.close();
+		}
+		expect(pgbouncer.output()).not.toMatch(/from server when not linked/);
 	});
 });
