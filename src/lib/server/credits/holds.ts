@@ -1,11 +1,8 @@
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditHold } from '../db/schema';
 import { LedgerError } from './errors';
-import { once } from './idempotency';
-import { availableAt } from './ledger';
-import { activeMembership, membershipTokensToday } from './membership';
-import { creditsForTokens } from './pricing';
+import { canonicalJson, once } from './idempotency';
 import { pgErrorCode, withAccountLock, type Executor, type Tx } from './transaction';
 
 export const MIN_HOLD = 1;
@@ -45,6 +42,11 @@ export interface ReserveResult {
  * Sets credits aside for work in progress (a reply): min(upTo, available), refused with
  * `insufficient_credits` when that is below one credit and no membership allowance covers it.
  * Available = credits spendable now (not frozen, within today's daily limits) less pending holds.
+ *
+ * One call of the database function `credit_reserve` (drizzle/0015_credit_reserve.sql): it takes
+ * the account lock, checks the key, reads what is available and the membership's allowance and
+ * writes the hold, in one round trip, since a reply waits for it before it calls the model. Its
+ * refusals come back as the same errors as everywhere else in the ledger.
  */
 export async function reserve(
 	db: Db,
@@ -65,63 +67,119 @@ export async function reserve(
 	) {
 		throw new LedgerError('invalid_amount', 'A membership hold needs whole token counts.');
 	}
-	const op = {
-		key: input.key,
-		userId: input.userId,
-		name: 'reserve',
-		args: membership
-			? { upTo: input.upTo, chatId: input.chatId ?? null, membership }
-			: { upTo: input.upTo, chatId: input.chatId ?? null }
-	};
-	const result = await withAccountLock(db, input.userId, (tx) =>
-		once(tx, op, async (): Promise<ReserveResult> => {
-			if (input.maxPending !== undefined) {
-				const pending = await pendingHoldCount(tx, input.userId);
-				if (pending >= input.maxPending) {
-					throw new LedgerError(
-						'too_many_holds',
-						`At most ${input.maxPending} replies can run at once. Wait for one to finish.`,
-						{ pending }
-					);
-				}
-			}
-			const { balance, available } = await availableAt(tx, input.userId, now);
-			let membershipTokens = 0;
-			let wanted = input.upTo;
-			if (membership && (await activeMembership(tx, input.userId, now))) {
-				const used = await membershipTokensToday(tx, input.userId, now);
-				membershipTokens = Math.min(membership.tokens, Math.max(0, membership.cap - used));
-				wanted = Math.min(
-					input.upTo,
-					creditsForTokens(membership.tokens - membershipTokens, membership.rate)
-				);
-			}
-			const amount = Math.min(wanted, available);
-			if (membershipTokens === 0 && amount < MIN_HOLD) {
-				throw new LedgerError('insufficient_credits', 'You have no credits left.', {
-					balance,
-					available
-				});
-			}
-			const expiresAt = new Date(now.getTime() + (input.ttlMs ?? DEFAULT_HOLD_TTL_MS));
-			const [hold] = await tx
-				.insert(creditHold)
-				.values({
-					userId: input.userId,
-					amount,
-					membershipTokens,
-					chatId: input.chatId ?? null,
-					description: input.description ?? 'Reply in progress',
-					idempotencyKey: input.key,
-					expiresAt,
-					createdAt: now
-				})
-				.returning({ id: creditHold.id });
-			return { holdId: hold.id, amount, membershipTokens, expiresAt: expiresAt.toISOString() };
-		})
-	);
-	// A result stored before memberships existed has no membershipTokens.
-	return { ...result, membershipTokens: result.membershipTokens ?? 0 };
+	const args = membership
+		? { upTo: input.upTo, chatId: input.chatId ?? null, membership }
+		: { upTo: input.upTo, chatId: input.chatId ?? null };
+	// The rate in thousandths, as creditsForTokens() rounds it; a rate it refuses is passed as
+	// NULL and refused where it would have been used (only with an active membership).
+	const rateMilli =
+		membership && Number.isFinite(membership.rate)
+			? BigInt(Math.round(membership.rate * 1000)).toString()
+			: null;
+	const expiresAt = new Date(now.getTime() + (input.ttlMs ?? DEFAULT_HOLD_TTL_MS));
+	try {
+		const [row] = await reserveStatement(db).execute({
+			userId: input.userId,
+			// Whole numbers of any size as exact decimal text (the function takes numeric).
+			upTo: BigInt(input.upTo).toString(),
+			membershipTokens: membership ? BigInt(membership.tokens).toString() : null,
+			membershipCap: membership ? BigInt(membership.cap).toString() : null,
+			rateMilli,
+			key: input.key,
+			// canonicalJson() of the arguments, exactly what once() in idempotency.ts compares.
+			fingerprint: canonicalJson(args),
+			chatId: input.chatId ?? null,
+			description: input.description ?? 'Reply in progress',
+			maxPending: input.maxPending ?? null,
+			// As text: drizzle sets postgres.js up to pass timestamp parameters through untouched.
+			now: validTime(now) ? now.toISOString() : null,
+			expiresAt: validTime(expiresAt) ? expiresAt.toISOString() : null
+		});
+		// A result stored before memberships existed has no membershipTokens.
+		return { ...row.result, membershipTokens: row.result.membershipTokens ?? 0 };
+	} catch (error) {
+		throw reserveRefusal(error, input) ?? error;
+	}
+}
+
+const validTime = (date: Date) => !Number.isNaN(date.getTime());
+
+interface ReserveParams {
+	userId: string;
+	upTo: string;
+	membershipTokens: string | null;
+	membershipCap: string | null;
+	rateMilli: string | null;
+	key: string;
+	fingerprint: string;
+	chatId: string | null;
+	description: string;
+	maxPending: number | null;
+	now: string | null;
+	expiresAt: string | null;
+}
+
+// Prepared once per database, as credit_settle's statement is: one round trip per call.
+const reserveStatements = new WeakMap<Db, ReturnType<typeof prepareReserveStatement>>();
+
+function reserveStatement(db: Db) {
+	let statement = reserveStatements.get(db);
+	if (!statement) {
+		statement = prepareReserveStatement(db);
+		reserveStatements.set(db, statement);
+	}
+	return statement;
+}
+
+function prepareReserveStatement(db: Db) {
+	const p = (name: keyof ReserveParams) => sql.placeholder(name);
+	return db
+		.select({ result: sql<ReserveResult & { replayed: boolean }>`result` })
+		.from(
+			sql`credit_reserve(${p('userId')}::text, ${p('upTo')}::numeric, ${p('membershipTokens')}::numeric, ${p('membershipCap')}::numeric, ${p('rateMilli')}::numeric, ${p('key')}::text, ${p('fingerprint')}::text, ${p('chatId')}::text, ${p('description')}::text, ${p('maxPending')}::double precision, ${p('now')}::timestamptz, ${p('expiresAt')}::text) as result`
+		)
+		.prepare('credit_reserve');
+}
+
+/**
+ * The error reserve() threw before it was a database function, for a refusal raised by
+ * `credit_reserve` (SQLSTATE class CL), if it is one.
+ */
+function reserveRefusal(error: unknown, input: ReserveInput): Error | undefined {
+	switch (pgErrorCode(error)) {
+		case 'CL003':
+			return new LedgerError(
+				'idempotency_conflict',
+				'This idempotency key was already used for a different request.',
+				{ key: input.key }
+			);
+		case 'CL004':
+			return new LedgerError('user_not_found', 'This user does not exist.', {
+				userId: input.userId
+			});
+		case 'CL005':
+			return new LedgerError(
+				'too_many_holds',
+				`At most ${input.maxPending} replies can run at once. Wait for one to finish.`,
+				{ pending: Number(pgErrorDetail(error)) }
+			);
+		case 'CL006': {
+			const { balance, available } = JSON.parse(pgErrorDetail(error) ?? '{}') as {
+				balance: number;
+				available: number;
+			};
+			return new LedgerError('insufficient_credits', 'You have no credits left.', {
+				balance,
+				available
+			});
+		}
+		case 'CL007':
+			return new RangeError(`bad rate ${input.membership?.rate}`);
+		case 'CL008':
+			return new RangeError('Invalid time value');
+		default:
+			return undefined;
+	}
 }
 
 export interface SettleInput {
@@ -314,14 +372,6 @@ export async function recordOwed(db: Db, holdId: string, owed: number): Promise<
 const MAX_COST = 2_147_483_647;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-async function pendingHoldCount(tx: Tx, userId: string): Promise<number> {
-	const [row] = await tx
-		.select({ n: count() })
-		.from(creditHold)
-		.where(and(eq(creditHold.userId, userId), eq(creditHold.status, 'pending')));
-	return row?.n ?? 0;
-}
 
 function holdNotFound(holdId: string): LedgerError {
 	return new LedgerError('hold_not_found', 'This hold does not exist.', { holdId });
