@@ -102,14 +102,14 @@ describe('GET /metrics with METRICS_TOKEN', () => {
 		expect(delta('credit_chat_credits_charged_total', { model: 'demo' })).toBe(1);
 		expect(delta('credit_chat_tokens_total', { model: 'demo', kind: 'input' })).toBeGreaterThan(0);
 		expect(delta('credit_chat_tokens_total', { model: 'demo', kind: 'output' })).toBeGreaterThan(0);
-		// The reply is settled: nothing is held any more, and its reserve and settle were
-		// transactions that waited for a pool connection.
+		// The reply is settled: nothing is held any more. Its reserve and settle are single calls
+		// of SQL functions; the rest of its writes include a transaction, timed from asking.
 		expect(sample(after, 'credit_chat_holds_pending')).toBe(0);
 		expect(sample(after, 'credit_chat_credits_held')).toBe(0);
 		expect(
 			sample(after, 'credit_chat_db_transaction_start_seconds_count') -
 				sample(before, 'credit_chat_db_transaction_start_seconds_count')
-		).toBeGreaterThanOrEqual(2);
+		).toBeGreaterThanOrEqual(1);
 		// A route is labelled by its id, never by the raw path.
 		await fetch(`${app.url}/no/such/page-${Date.now()}`);
 		const unmatched = await scrape(app.url, TOKEN);

@@ -4,9 +4,10 @@ import { Gauge, Histogram, register } from 'prom-client';
  * How long the app waits for the database, as far as postgres.js lets us see. It has no hook for
  * "waiting for a free connection", but a transaction must have a connection of its own: the
  * time from asking for one (`sql.begin`) until its callback runs is the wait for a free pool
- * connection plus the BEGIN round trip. Every ledger operation is such a transaction, so this is
- * what a busy pool costs the money path. Plain queries outside transactions are not timed (they
- * may share a busy connection instead of waiting for a free one).
+ * connection plus the BEGIN round trip: what a busy pool costs the multi-statement writes (grants,
+ * refunds, adjustments, chat saves). A reply's reserve and settle are one statement each (the SQL
+ * functions credit_reserve and credit_settle) and, like other plain queries, are not timed here:
+ * their latency shows in time to first token and in the request durations.
  *
  * Kept apart from the other metrics so that db/client.ts imports nothing but prom-client.
  */
