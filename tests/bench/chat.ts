@@ -7,7 +7,7 @@
  *           node:http in its own process, no auth, no database) that parses the upstream SSE and
  *           re-emits the UI-message SSE the app sends: the physical cost of streaming through
  *           Node on this machine;
- *   app     through the built app (`node src/cluster.js` when it exists, else `node build`) in
+ *   app     through the built app (`node src/cluster.js`, as `npm start` runs it) in
  *           front of that same upstream.
  *
  * The same client code times all three (time to first text token, total time); the proxy and
@@ -33,7 +33,7 @@
  *                        all app processes every 2 s, median of the first minute after 10 s
  *                        vs the last minute (thirds when shorter than 190 s)
  *   BENCH_SOAK_STREAMS   streams kept in flight through the app during the soak (default 10)
- *   BENCH_WORKERS        WEB_CONCURRENCY for src/cluster.js when it exists (default: cores)
+ *   BENCH_WORKERS        WEB_CONCURRENCY of src/cluster.js (default: cores)
  *   BENCH_PROFILE        1: always print the profile summary; 0: never (default: on a miss,
  *                        except in a smoke run)
  *   BENCH_PROFILE_DIR    keep the .cpuprofile files in a new directory under this one
@@ -42,7 +42,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -244,9 +244,9 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 interface BenchApp {
 	url: string;
 	pid: number;
-	/** What ran: `node src/cluster.js (WEB_CONCURRENCY=n)` or `node build/index.js`. */
+	/** What ran: `node src/cluster.js (WEB_CONCURRENCY=n)`. */
 	command: string;
-	/** Worker processes that said they listen (1 without the cluster). */
+	/** Worker processes that said they listen. */
 	listening: number;
 	output(): string;
 	/** SIGTERM, then SIGKILL after `graceMs` (a profile is written only on a clean exit). */
@@ -255,15 +255,13 @@ interface BenchApp {
 
 /**
  * Starts the app as production does: `node src/cluster.js` (one worker per core, Node cluster,
- * WEB_CONCURRENCY = BENCH_WORKERS) when that file exists, otherwise `node build/index.js`; on a
- * free port, and waits until it answers and (for a cluster) its workers say they listen. The
+ * WEB_CONCURRENCY = BENCH_WORKERS), on a free port, and waits until it answers and all its
+ * workers say they listen. The
  * rest of the environment matches tests/helpers/app-server.ts's launchApp.
  */
 async function launchBenchApp(env: Record<string, string>, workers: number): Promise<BenchApp> {
-	const cluster = existsSync('src/cluster.js');
-	const entry = cluster ? 'src/cluster.js' : 'build/index.js';
-	const command = cluster ? `node ${entry} (WEB_CONCURRENCY=${workers})` : `node ${entry}`;
-	const expected = cluster ? workers : 1;
+	const entry = 'src/cluster.js';
+	const command = `node ${entry} (WEB_CONCURRENCY=${workers})`;
 	for (let attempt = 1; ; attempt++) {
 		const port = await freePort();
 		const url = `http://127.0.0.1:${port}`;
@@ -277,7 +275,7 @@ async function launchBenchApp(env: Record<string, string>, workers: number): Pro
 				BETTER_AUTH_SECRET: TEST_SECRET,
 				DEMO_MODEL: 'on',
 				AUTH_RATE_PER_MINUTE: '0',
-				...(cluster ? { WEB_CONCURRENCY: String(workers) } : {}),
+				WEB_CONCURRENCY: String(workers),
 				...env
 			},
 			stdio: ['ignore', 'pipe', 'pipe']
@@ -289,7 +287,7 @@ async function launchBenchApp(env: Record<string, string>, workers: number): Pro
 		try {
 			const deadline = Date.now() + 60_000;
 			let healthy = false;
-			while (Date.now() < deadline && !(healthy && listening() >= expected)) {
+			while (Date.now() < deadline && !(healthy && listening() >= workers)) {
 				if (child.exitCode !== null) {
 					throw new Error(`The app exited with ${child.exitCode} before answering:\n${output}`);
 				}
@@ -906,10 +904,7 @@ async function main(): Promise<number> {
 	console.log(
 		`App: ${app.command} (pid ${app.pid}, ${processTree(app.pid).length} process(es), ` +
 			`${app.listening} listening, healthy ${startMs} ms after spawn), ` +
-			`RSS after start and ${config.users} sign-ups: ${mb(idleRss)}` +
-			(existsSync('src/cluster.js')
-				? ''
-				: ' (no src/cluster.js: one process, BENCH_WORKERS unused)')
+			`RSS after start and ${config.users} sign-ups: ${mb(idleRss)}`
 	);
 	console.log(
 		`Proxy: tests/bench/passthrough-proxy.ts, own node process (pid ${proxy.pid}), ` +
