@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createChat, saveMessage, searchChats } from '../../src/lib/server/chat/history';
+import { searchChats } from '../../src/lib/server/chat/history';
 import { MAX_CHAT_SEARCH } from '../../src/lib/chat-search';
 import type { Db } from '../../src/lib/server/db/client';
-import { chat } from '../../src/lib/server/db/schema';
+import { chat, chatMessage } from '../../src/lib/server/db/schema';
 import { databaseKinds, useTestDatabase } from '../helpers/databases';
 import { createUser } from '../helpers/users';
 import { eq } from 'drizzle-orm';
@@ -17,9 +17,9 @@ async function chatWith(
 	texts: { role?: 'user' | 'assistant'; parts: unknown[] }[] = [],
 	updatedAt?: Date
 ) {
-	await createChat(db, { id, userId, title, model: 'demo' });
+	await db.insert(chat).values({ id, userId, title, model: 'demo' });
 	for (const message of texts) {
-		await saveMessage(db, {
+		await db.insert(chatMessage).values({
 			chatId: id,
 			id: `m-${++messages}`,
 			userId,

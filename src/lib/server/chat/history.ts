@@ -1,6 +1,5 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
-import type { Executor } from '../credits/transaction';
 import { chat, chatMessage, type ChatMessageRow, type ChatRow } from '../db/schema';
 import { escapeLike } from '../text';
 import {
@@ -9,8 +8,6 @@ import {
 	snippetText,
 	type ChatSearchHit
 } from '../../chat-search';
-import type { ReplyVersion } from '../../types';
-import { versionsAfter } from './versions';
 
 export const MAX_TITLE_LENGTH = 80;
 
@@ -29,36 +26,6 @@ export function isChatId(id: string): boolean {
 export function titleFrom(text: string): string {
 	const line = text.trim().split('\n')[0].trim() || 'New chat';
 	return line.length > MAX_TITLE_LENGTH ? `${line.slice(0, MAX_TITLE_LENGTH - 1)}…` : line;
-}
-
-/** The chat with this id, whoever owns it (callers check the owner), or null. */
-export async function chatById(db: Db, id: string): Promise<ChatRow | null> {
-	const [row] = await db.select().from(chat).where(eq(chat.id, id));
-	return row ?? null;
-}
-
-/**
- * Creates the user's chat with this id. Returns null when the id was taken meanwhile by
- * another user (callers answer 404, never revealing that it exists).
- */
-export async function createChat(
-	db: Db,
-	input: { id: string; userId: string; title: string; model: string }
-): Promise<ChatRow | null> {
-	const [created] = await db
-		.insert(chat)
-		.values({
-			id: input.id,
-			userId: input.userId,
-			title: titleFrom(input.title),
-			model: input.model
-		})
-		.onConflictDoNothing()
-		.returning();
-	if (created) return created;
-	// A concurrent first message of the same user may have created it a moment ago.
-	const existing = await chatById(db, input.id);
-	return existing?.userId === input.userId ? existing : null;
 }
 
 export async function findChat(db: Db, id: string, userId: string): Promise<ChatRow | null> {
@@ -163,19 +130,6 @@ export interface HistoryMessage {
 	text: string;
 }
 
-/** The role of the chat's message with this id, or null when there is none. */
-export async function storedRole(
-	db: Db,
-	chatId: string,
-	id: string
-): Promise<'user' | 'assistant' | null> {
-	const [row] = await db
-		.select({ role: chatMessage.role })
-		.from(chatMessage)
-		.where(and(eq(chatMessage.chatId, chatId), eq(chatMessage.id, id)));
-	return row?.role ?? null;
-}
-
 /**
  * The conversation before the message `beforeId` (before the end when it is not stored), oldest
  * first: only the newest `maxMessages`, and only while their stored parts add up to at most
@@ -185,25 +139,48 @@ export async function storedRole(
 export async function recentHistory(
 	db: Db,
 	chatId: string,
-	limits: { beforeId: string; maxMessages: number; maxChars: number }
+	limits: HistoryLimits
 ): Promise<HistoryMessage[]> {
-	const rows = await selectRows<{ id: string; role: 'user' | 'assistant'; parts: unknown }>(
+	const [row] = await selectRows<{ history: StoredHistory }>(
 		db,
-		sql`
-			select id, role, parts from (
-				select id, role, parts, created_at,
-					sum(length(parts::text)) over newest as upto,
-					row_number() over newest as n
-				from chat_message
-				where chat_id = ${chatId}
-				  and created_at < coalesce(
-					(select created_at from chat_message where chat_id = ${chatId} and id = ${limits.beforeId}),
-					'infinity'::timestamptz)
-				window newest as (order by created_at desc, id desc)
-			) recent
-			where upto <= ${limits.maxChars} and n <= ${limits.maxMessages}
-			order by created_at, id`
+		sql`select ${recentHistoryJson(sql`${chatId}`, limits)} as history`
 	);
+	return historyMessages(row.history);
+}
+
+export interface HistoryLimits {
+	beforeId: string;
+	maxMessages: number;
+	maxChars: number;
+}
+
+/** What recentHistoryJson() selects: the messages as JSON, oldest first. */
+export type StoredHistory = { id: string; role: 'user' | 'assistant'; parts: unknown }[];
+
+/**
+ * recentHistory() as one JSON value (read it with historyMessages()), for a statement that
+ * reads more than the history; `chatId` is an SQL expression.
+ */
+export function recentHistoryJson(chatId: SQL, limits: HistoryLimits): SQL {
+	return sql`(select coalesce(json_agg(json_build_object('id', id, 'role', role, 'parts', parts)
+			order by created_at, id), '[]')
+		from (
+			select id, role, parts, created_at,
+				sum(length(parts::text)) over newest as upto,
+				row_number() over newest as n
+			from chat_message
+			where chat_id = ${chatId}
+			  and created_at < coalesce(
+				(select created_at from chat_message where chat_id = ${chatId} and id = ${limits.beforeId}),
+				'infinity'::timestamptz)
+			window newest as (order by created_at desc, id desc)
+		) recent
+		where upto <= ${limits.maxChars} and n <= ${limits.maxMessages})`;
+}
+
+/** The messages of recentHistoryJson(), their text parts joined. */
+export function historyMessages(history: StoredHistory | string): HistoryMessage[] {
+	const rows: StoredHistory = typeof history === 'string' ? JSON.parse(history) : history;
 	return rows.map((row) => ({ id: row.id, role: row.role, text: textOfParts(row.parts) }));
 }
 
@@ -223,76 +200,6 @@ export function textOfParts(parts: unknown): string {
 				: ''
 		)
 		.join('');
-}
-
-/** Stores a message (a regenerated reply replaces the one with the same id). */
-export async function saveMessage(
-	db: Executor,
-	message: {
-		chatId: string;
-		id: string;
-		userId: string;
-		role: 'user' | 'assistant';
-		parts: unknown[];
-		metadata?: Record<string, unknown>;
-	}
-): Promise<void> {
-	await db
-		.insert(chatMessage)
-		.values({ ...message, metadata: message.metadata ?? {} })
-		.onConflictDoUpdate({
-			target: [chatMessage.chatId, chatMessage.id],
-			set: { parts: message.parts, metadata: message.metadata ?? {} }
-		});
-	await db
-		.update(chat)
-		.set({ updatedAt: sql`now()` })
-		.where(eq(chat.id, message.chatId));
-}
-
-/**
- * Stores the user's question as the chat's latest message, in one transaction: messages after
- * it are dropped first (regenerate and edit replace the replies that followed). The reply that
- * directly followed it is returned as versions for the reply that replaces it (see versions.ts);
- * the ledger keeps the dropped replies' rows as they are (they were paid for).
- */
-export async function saveQuestion(
-	db: Db,
-	question: { chatId: string; id: string; userId: string; text: string }
-): Promise<ReplyVersion[]> {
-	return db.transaction(async (tx) => {
-		const [replaced] = await tx
-			.select()
-			.from(chatMessage)
-			.where(
-				and(
-					eq(chatMessage.chatId, question.chatId),
-					eq(chatMessage.role, 'assistant'),
-					sql`${chatMessage.createdAt} > (select created_at from chat_message where chat_id = ${question.chatId} and id = ${question.id})`
-				)
-			)
-			.orderBy(asc(chatMessage.createdAt), asc(chatMessage.id))
-			.limit(1);
-		await tx.execute(sql`
-			delete from chat_message
-			where chat_id = ${question.chatId}
-			  and created_at > (select created_at from chat_message where chat_id = ${question.chatId} and id = ${question.id})`);
-		await saveMessage(tx, {
-			chatId: question.chatId,
-			id: question.id,
-			userId: question.userId,
-			role: 'user',
-			parts: [{ type: 'text', text: question.text }]
-		});
-		return replaced
-			? versionsAfter({
-					id: replaced.id,
-					text: textOfParts(replaced.parts),
-					metadata: replaced.metadata,
-					createdAt: replaced.createdAt
-				})
-			: [];
-	});
 }
 
 export async function renameChat(

@@ -1,45 +1,27 @@
 import { generateId, type FinishReason } from 'ai';
-import { eq, inArray } from 'drizzle-orm';
 import type { ChatConfig } from '../config';
-import {
-	creditsForTokens,
-	recordOwed,
-	reserve,
-	settle,
-	tokensForCredits,
-	voidHold
-} from '../credits';
+import { creditsForTokens, recordOwed, settle, tokensForCredits, voidHold } from '../credits';
 import { checkLowBalance } from '../credits/low-balance';
 import { log } from '../log';
 import { recordReplySettled } from '../metrics/record';
 import { retryWhileUnavailable } from '../db/availability';
 import type { Db } from '../db/client';
-import { creditPackage, creditTransaction } from '../db/schema';
-import type { ReplyReceipt, ReplyVersion } from '../../types';
+import type { ReplyReceipt } from '../../types';
 import type { ReplyEstimate } from '../../reply-estimate';
 import { AppError } from '../errors';
-import { hit } from '../security/rate-limit';
-import {
-	chatById,
-	createChat,
-	recentHistory,
-	saveMessage,
-	saveQuestion,
-	storedRole,
-	type HistoryMessage
-} from './history';
+import { recentHistory, titleFrom, type HistoryLimits, type HistoryMessage } from './history';
 import type { ModelRegistry } from './models';
 import { promptOf, streamModel } from './model-stream';
+import { chatNotFound, openReply, replyInProgress, startReply } from './reply-start';
 import {
-	claimRun,
 	closeRun,
 	emit,
-	endRun,
-	isRunning,
+	finishRun,
 	PROGRESS_INTERVAL_MS,
 	startRun,
 	subscribe,
-	writeProgress
+	writeProgress,
+	type FinalMessage
 } from './runs';
 import {
 	countTokensSliced,
@@ -69,13 +51,6 @@ export interface ReplyDeps {
 
 // How often the tokens streamed so far are written to the hold, for the sweeper's sake.
 const OWED_INTERVAL_MS = 1_000;
-
-const replyInProgress = () =>
-	new AppError(
-		409,
-		'reply_in_progress',
-		'A reply is still being written in this chat. Wait for it to finish, or press Stop.'
-	);
 
 /** How long settling a finished reply is retried while the database is unreachable. */
 const SETTLE_RETRY = { timeoutMs: 30_000 };
@@ -108,51 +83,65 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			`Messages are limited to ${config.maxInputChars.toLocaleString('en')} characters; this one has ${question.text.length.toLocaleString('en')}.`
 		);
 	}
-	// Counted before any other work for this request, so a flood costs one upsert per request.
-	const verdict = await hit(db, `chat:user:${request.userId}`, {
-		max: config.ratePerMinute,
-		windowSeconds: 60
+	// One statement counts the hit (before any other work for this request, so a flood costs one
+	// statement per request) and reads the chat, its running reply and the history to send.
+	const opened = await openReply(db, {
+		userId: request.userId,
+		chatId: request.chatId,
+		questionId: question.id,
+		rateKey: `chat:user:${request.userId}`,
+		limit: { max: config.ratePerMinute, windowSeconds: 60 },
+		history: historyLimits(config)
 	});
-	if (!verdict.allowed) {
+	if (!opened.verdict.allowed) {
 		throw new AppError(
 			429,
 			'rate_limited',
-			`You are sending messages too quickly. Try again in ${verdict.retryAfterSeconds} s.`,
-			{ retryAfterSeconds: verdict.retryAfterSeconds }
+			`You are sending messages too quickly. Try again in ${opened.verdict.retryAfterSeconds} s.`,
+			{ retryAfterSeconds: opened.verdict.retryAfterSeconds }
 		);
 	}
-	// Another user's chat id reads like a missing chat; the chat itself is only created once
-	// the credits are reserved, so a refused first message leaves nothing behind.
-	const existing = await chatById(db, request.chatId);
-	if (existing && existing.userId !== request.userId) {
-		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
-	}
-	if (existing && (await storedRole(db, existing.id, question.id)) === 'assistant') {
+	// Another user's chat id reads like a missing chat; the chat itself is only created with the
+	// hold (startReply below), so a refused first message leaves nothing behind.
+	const existing = opened.chat;
+	if (existing && existing.userId !== request.userId) throw chatNotFound();
+	if (opened.questionRole === 'assistant') {
 		// Storing it would turn a reply into words the user chose for the assistant.
 		throw new AppError(400, 'invalid_request', 'A reply cannot be replaced by a question.');
 	}
 	// One reply at a time per chat (checked again, atomically, when the run is claimed below).
-	if (existing && (await isRunning(db, existing.id))) throw replyInProgress();
-	const earlier = existing ? await historyBefore(db, config, existing.id, question.id) : [];
+	if (opened.busy) throw replyInProgress();
 
 	const { messages: history, tokens: inputEstimate } = await trimHistory(
-		[...earlier, { id: question.id, role: 'user', text: question.text }],
+		[...opened.history, { id: question.id, role: 'user', text: question.text }],
 		config.historyTokens
 	);
 	const worstTokens = inputEstimate + config.maxOutputTokens;
-	// A member's reply is paid from today's fair-use allowance first: reserve() reads the
-	// membership and what is left of the allowance under the account lock, sets aside up to the
-	// worst case of it and wants credits only for the rest (none: a member with no credits chats).
-	const hold = await reserve(db, {
-		userId: request.userId,
-		upTo: creditsForTokens(worstTokens, model.rate),
-		membership: { tokens: worstTokens, cap: config.membershipDailyTokens, rate: model.rate },
-		key: `reply:${generateId()}`,
-		chatId: request.chatId,
-		description: 'Reply in progress',
-		maxPending: config.maxConcurrent,
-		ttlMs: config.holdTtlSeconds * 1000
+	const chat = { id: request.chatId, title: existing?.title ?? titleFrom(question.text) };
+	const replyId = generateId();
+	// One call reserves the credits for the worst case, creates the chat, claims the run and
+	// stores the question (a regenerated or edited one drops what followed it, and the reply it
+	// replaces is kept as a version of the new one). A member's reply is paid from today's
+	// fair-use allowance first: the reservation reads the membership and what is left of the
+	// allowance under the account lock, sets aside up to the worst case of it and wants credits
+	// only for the rest (none: a member with no credits chats).
+	const hold = await startReply(db, {
+		reserve: {
+			userId: request.userId,
+			upTo: creditsForTokens(worstTokens, model.rate),
+			membership: { tokens: worstTokens, cap: config.membershipDailyTokens, rate: model.rate },
+			key: `reply:${generateId()}`,
+			chatId: chat.id,
+			description: 'Reply in progress',
+			maxPending: config.maxConcurrent,
+			ttlMs: config.holdTtlSeconds * 1000
+		},
+		inputTokens: inputEstimate,
+		create: existing ? null : { title: chat.title, model: model.id },
+		replyId,
+		question
 	});
+	// At least 1: startReply refuses a hold that cannot pay for the prompt and one token more.
 	const maxOutputTokens = Math.min(
 		config.maxOutputTokens,
 		hold.membershipTokens + tokensForCredits(hold.amount, model.rate) - inputEstimate
@@ -160,66 +149,11 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	/** Credits owed for `tokens`: those beyond the membership's set-aside allowance. */
 	const creditsOwed = (tokens: number) =>
 		creditsForTokens(Math.max(0, tokens - hold.membershipTokens), model.rate);
-	if (maxOutputTokens < 1) {
-		await voidHold(db, { holdId: hold.holdId });
-		throw new AppError(
-			402,
-			'insufficient_credits',
-			'Your credits cannot pay for a reply to this conversation. Start a new chat or buy credits.',
-			{
-				balance: hold.amount
-			}
-		);
-	}
-
-	const chat =
-		existing ??
-		(await createChat(db, {
-			id: request.chatId,
-			userId: request.userId,
-			title: question.text,
-			model: model.id
-		}));
-	if (!chat) {
-		// Taken by another user between the check and now.
-		await voidHold(db, { holdId: hold.holdId });
-		throw new AppError(404, 'chat_not_found', 'This chat does not exist.');
-	}
-	const replyId = generateId();
-	if (
-		!(await claimRun(db, {
-			chatId: chat.id,
-			userId: request.userId,
-			replyId,
-			holdId: hold.holdId
-		}))
-	) {
-		await voidHold(db, { holdId: hold.holdId });
-		throw replyInProgress();
-	}
+	// The reply this one replaces (regenerate, edited question) and its versions, kept with it.
+	const replaced = hold.replaced;
 	const runKey = { chatId: chat.id, replyId };
 	// The partial text stored for other instances never outgrows what the output cap allows.
 	const maxPartialChars = maxOutputTokens * MAX_CHARS_PER_TOKEN;
-	// The question is written while the model already works on it; the reply is streamed to the
-	// browser only once the question is stored (see `execute` below).
-	// The reply this one replaces (regenerate, edited question) and its versions, kept with it.
-	let replaced: ReplyVersion[] = [];
-	const questionSaved = saveQuestion(db, {
-		chatId: chat.id,
-		id: question.id,
-		userId: request.userId,
-		text: question.text
-	}).then(
-		(versions) => {
-			replaced = versions;
-			return true;
-		},
-		(error: unknown) => {
-			log.error({ err: error, chatId: chat.id }, '[chat] storing the question failed');
-			return false;
-		}
-	);
-
 	let streamed = '';
 	let lastOwedAt = Date.now();
 	let done = false;
@@ -244,7 +178,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		}
 	};
 
-	/** Settles exactly once, whichever way the stream ends. */
+	/** Settles exactly once, whichever way the stream ends, then stores the reply. */
 	const finish = async (outcome: {
 		inputTokens?: number;
 		outputTokens?: number;
@@ -254,19 +188,22 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		if (done) return;
 		done = true;
 		if (progress) clearInterval(progress);
+		let message: FinalMessage | null = null;
 		try {
-			await settleAndStore(outcome);
+			message = await settleReply(outcome);
 		} finally {
-			await endRun(db, runKey, streamed.slice(0, maxPartialChars)).catch((error) =>
+			await finishRun(db, runKey, streamed.slice(0, maxPartialChars), message).catch((error) =>
 				log.error({ err: error, chatId: chat.id }, '[chat] ending the run failed')
 			);
 		}
 	};
-	const settleAndStore = async (outcome: Parameters<typeof finish>[0]) => {
+	/** Settles the hold; returns the message to store with the end of the run. */
+	const settleReply = async (
+		outcome: Parameters<typeof finish>[0]
+	): Promise<FinalMessage | null> => {
 		if (outcome.error && !streamed) {
 			await retryWhileUnavailable(() => voidHold(db, { holdId: hold.holdId }), SETTLE_RETRY);
-			await restoreReplaced();
-			return;
+			return replacedRestored();
 		}
 		const inputTokens = outcome.inputTokens ?? inputEstimate;
 		const outputTokens = outcome.outputTokens ?? (await countTokensSliced(streamed));
@@ -293,47 +230,44 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		await checkLowBalance(db, request.userId).catch((error) =>
 			log.error({ err: error, userId: request.userId }, '[chat] low-balance alert failed')
 		);
-		if (!(await questionSaved)) return;
 		const receipt: ReplyReceipt = {
 			model: model.id,
 			inputTokens,
 			outputTokens,
 			totalTokens,
 			credits: settled.charged,
-			packages: await packagesDrawn(db, settled.transactionIds),
+			// Filled in by finishRun from the ledger rows of the settlement.
+			packages: [],
 			...(settled.membershipTokens > 0
 				? { membership: true, membershipTokens: settled.membershipTokens }
 				: {}),
 			aborted: outcome.aborted,
 			...(outcome.error ? { error: outcome.error } : {})
 		};
-		await saveMessage(db, {
-			chatId: chat.id,
+		return {
 			id: replyId,
 			userId: request.userId,
-			role: 'assistant',
-			parts: [{ type: 'text', text: streamed }],
-			metadata: replaced.length ? { receipt, versions: replaced } : { receipt }
-		});
+			text: streamed,
+			metadata: replaced.length ? { receipt, versions: replaced } : { receipt },
+			packagesOf: settled.transactionIds
+		};
 	};
 	/**
 	 * A regenerate (or an edited question) whose new reply failed before any output: nothing
 	 * replaces the reply it dropped, so that reply comes back as the current version.
 	 */
-	const restoreReplaced = async () => {
+	const replacedRestored = (): FinalMessage | null => {
 		const previous = replaced.at(-1);
-		if (!previous || !(await questionSaved)) return;
+		if (!previous) return null;
 		const older = replaced.slice(0, -1);
-		await saveMessage(db, {
-			chatId: chat.id,
+		return {
 			id: previous.id,
 			userId: request.userId,
-			role: 'assistant',
-			parts: [{ type: 'text', text: previous.text }],
+			text: previous.text,
 			metadata: older.length
 				? { receipt: previous.receipt, versions: older }
 				: { receipt: previous.receipt }
-		});
+		};
 	};
 	const settleSafely = (outcome: Parameters<typeof finish>[0]) =>
 		finish(outcome).catch((error) =>
@@ -360,15 +294,16 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 
 	const run = startRun({ chatId: chat.id, userId: request.userId, replyId, stop });
 	const textId = `${replyId}-text`;
-	// Listeners get the reply once the question is stored (a reload must find the question
-	// before the reply). Text deltas that arrive within one tick go out as one event.
-	let open = false;
+	// The question is stored already (a reload finds it before the reply). Text deltas that
+	// arrive within one tick go out as one event.
+	emit(run, { type: 'start', messageId: replyId });
+	emit(run, { type: 'start-step' });
 	let textStarted = false;
 	let pending = '';
 	let flushQueued = false;
 	const flush = () => {
 		flushQueued = false;
-		if (!open || !pending) return;
+		if (!pending) return;
 		if (!textStarted) {
 			textStarted = true;
 			emit(run, { type: 'text-start', id: textId });
@@ -388,13 +323,6 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			void recordOwedSoFar().catch(() => {});
 		}
 	};
-	void questionSaved.then((saved) => {
-		if (!saved) return stop.abort('question not stored');
-		open = true;
-		emit(run, { type: 'start', messageId: replyId });
-		emit(run, { type: 'start-step' });
-		flush();
-	});
 
 	const write = async () => {
 		const end = await streamModel(
@@ -404,14 +332,6 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		);
 		// The last chunks first, then the settlement: settled and stored before the stream ends
 		// (closeRun), so a listener that sees the end finds the reply, its receipt and the balance.
-		if (!(await questionSaved)) {
-			emit(run, {
-				type: 'error',
-				errorText: 'Your message could not be stored. Please try again.'
-			});
-			await settleSafely({ aborted: true, error: 'Your message could not be stored.' });
-			return;
-		}
 		const error =
 			end.error !== undefined
 				? errorMessage(end.error)
@@ -462,11 +382,15 @@ export async function replyEstimate(
 
 /** The stored conversation that may fit the prompt, before `beforeId` (the end if not stored). */
 function historyBefore(db: Db, config: ChatConfig, chatId: string, beforeId: string) {
-	return recentHistory(db, chatId, {
-		beforeId,
+	return recentHistory(db, chatId, { ...historyLimits(config), beforeId });
+}
+
+/** How much stored history may fit the prompt's token budget (see recentHistory). */
+function historyLimits(config: ChatConfig): Omit<HistoryLimits, 'beforeId'> {
+	return {
 		maxMessages: Math.floor(config.historyTokens / PER_MESSAGE_OVERHEAD),
 		maxChars: config.historyTokens * MAX_CHARS_PER_TOKEN
-	});
+	};
 }
 
 /**
@@ -494,17 +418,6 @@ export async function trimHistory(
 		tokens += cost;
 	}
 	return { messages: kept, tokens: tokens + PROMPT_OVERHEAD };
-}
-
-async function packagesDrawn(db: Db, transactionIds: number[]) {
-	if (transactionIds.length === 0) return [];
-	const rows = await db
-		.select({ id: creditPackage.id, name: creditPackage.name, amount: creditTransaction.amount })
-		.from(creditTransaction)
-		.innerJoin(creditPackage, eq(creditPackage.id, creditTransaction.packageId))
-		.where(inArray(creditTransaction.id, transactionIds))
-		.orderBy(creditTransaction.id);
-	return rows.map((row) => ({ id: row.id, name: row.name, credits: -row.amount }));
 }
 
 function errorMessage(error: unknown): string {

@@ -19,7 +19,7 @@ export const FOLLOW_INTERVAL_MS = 300;
 /** A running row whose heartbeat has not moved for this long lost its process. */
 export const STALE_AFTER_MS = 15_000;
 /** A running row whose hold is already resolved is finished once it stops moving this long. */
-const RESOLVED_GRACE_MS = 2_000;
+export const RESOLVED_GRACE_MS = 2_000;
 
 export interface Run {
 	chatId: string;
@@ -155,9 +155,8 @@ export interface StoredRun {
 	lost: boolean;
 }
 
-const lostSql = sql`(r.updated_at < now() - ${STALE_AFTER_MS}::int * interval '1 millisecond'
-	or (r.updated_at < now() - ${RESOLVED_GRACE_MS}::int * interval '1 millisecond'
-		and not exists (select 1 from credit_hold h where h.id = r.hold_id and h.status = 'pending')))`;
+/** True for a running row (aliased `r`) whose process is gone (chat_run_lost(), migration 0016). */
+export const lostSql = sql`chat_run_lost(r.updated_at, r.hold_id, ${STALE_AFTER_MS}::int, ${RESOLVED_GRACE_MS}::int)`;
 
 /** The chat's latest run as stored, or null when it never had one. */
 export async function storedRun(db: Db, chatId: string): Promise<StoredRun | null> {
@@ -180,35 +179,6 @@ export async function storedRun(db: Db, chatId: string): Promise<StoredRun | nul
 		partial: row.partial,
 		lost: row.status === 'running' && Boolean(row.lost)
 	};
-}
-
-/** True while a reply is being written in this chat, on any live instance. */
-export async function isRunning(db: Db, chatId: string): Promise<boolean> {
-	if (activeRun(chatId)) return true;
-	const run = await storedRun(db, chatId);
-	return run !== null && run.status === 'running' && !run.lost;
-}
-
-/**
- * Claims the chat for a new reply. False when another reply is still running there (a row left
- * `running` by a dead process, or whose hold has resolved, does not count).
- */
-export async function claimRun(
-	db: Db,
-	run: { chatId: string; userId: string; replyId: string; holdId: string }
-): Promise<boolean> {
-	const rows = await selectRows<{ chat_id: string }>(
-		db,
-		sql`insert into chat_run as r (chat_id, user_id, reply_id, hold_id)
-			values (${run.chatId}, ${run.userId}, ${run.replyId}, ${run.holdId})
-			on conflict (chat_id) do update set
-				user_id = excluded.user_id, reply_id = excluded.reply_id, hold_id = excluded.hold_id,
-				status = 'running', stop_requested = false, partial = '',
-				started_at = now(), updated_at = now()
-			where r.status <> 'running' or ${lostSql}
-			returning r.chat_id`
-	);
-	return rows.length === 1;
 }
 
 /**
@@ -234,14 +204,55 @@ export async function writeProgress(
 	return rows.length === 0 || rows[0].stop_requested === true;
 }
 
-/** Marks the run finished with its final text (after the reply is settled and stored). */
-export async function endRun(
+/** A message finishRun() stores: the reply, or the one it would have replaced. */
+export interface FinalMessage {
+	id: string;
+	userId: string;
+	text: string;
+	metadata: Record<string, unknown>;
+	/**
+	 * Ledger rows (usage) whose packages become the metadata's `receipt.packages`, as
+	 * { id, name, credits } in row order; absent: the metadata is stored as given.
+	 */
+	packagesOf?: number[];
+}
+
+/**
+ * Ends the run, in one statement: stores its final message when given (the chat's latest
+ * assistant message; one with the same id is replaced), touches the chat and marks the run
+ * finished with its final text. Called once the reply is settled.
+ */
+export async function finishRun(
 	db: Db,
 	run: { chatId: string; replyId: string },
-	text: string
+	text: string,
+	message: FinalMessage | null
 ): Promise<void> {
-	await db.execute(sql`update chat_run set status = 'done', partial = ${text}, updated_at = now()
-		where chat_id = ${run.chatId} and reply_id = ${run.replyId}`);
+	const done = sql`update chat_run set status = 'done', partial = ${text}, updated_at = now()
+		where chat_id = ${run.chatId} and reply_id = ${run.replyId}`;
+	if (!message) {
+		await db.execute(done);
+		return;
+	}
+	const parts = JSON.stringify([{ type: 'text', text: message.text }]);
+	const metadata = message.packagesOf
+		? sql`jsonb_set(${JSON.stringify(message.metadata)}::jsonb, '{receipt,packages}', (
+				select coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'name', p.name,
+					'credits', -t.amount) order by t.id), '[]'::jsonb)
+				from credit_transaction t join credit_package p on p.id = t.package_id
+				where t.id = any(${`{${message.packagesOf.join(',')}}`}::bigint[])))`
+		: sql`${JSON.stringify(message.metadata)}::jsonb`;
+	await db.execute(sql`
+		with stored as (
+			insert into chat_message (chat_id, id, user_id, role, parts, metadata)
+			values (${run.chatId}, ${message.id}, ${message.userId}, 'assistant', ${parts}::jsonb,
+				${metadata})
+			on conflict (chat_id, id) do update set parts = excluded.parts, metadata = excluded.metadata
+			returning chat_id
+		), touched as (
+			update chat set updated_at = now() where id in (select chat_id from stored)
+		)
+		${done}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from '../db/client';
 import { creditHold } from '../db/schema';
 import { LedgerError } from './errors';
 import { canonicalJson, once } from './idempotency';
-import { pgErrorCode, withAccountLock, type Executor, type Tx } from './transaction';
+import { pgErrorCode, pgErrorDetail, withAccountLock, type Executor, type Tx } from './transaction';
 
 export const MIN_HOLD = 1;
 export const DEFAULT_HOLD_TTL_MS = 10 * 60_000;
@@ -52,6 +52,20 @@ export async function reserve(
 	db: Db,
 	input: ReserveInput
 ): Promise<ReserveResult & { replayed: boolean }> {
+	const args = reserveArguments(input);
+	try {
+		const [row] = await reserveStatement(db).execute(args);
+		return reserveResult(row.result);
+	} catch (error) {
+		throw reserveRefusal(error, input) ?? error;
+	}
+}
+
+/**
+ * The arguments of `credit_reserve` for this reservation, after the checks reserve() makes
+ * before any database work (they throw as it does). Also what `chat_start` passes on to it.
+ */
+export function reserveArguments(input: ReserveInput): ReserveParams {
 	const now = input.now ?? new Date();
 	if (!Number.isInteger(input.upTo) || input.upTo < MIN_HOLD) {
 		throw new LedgerError('invalid_amount', 'A hold must ask for at least one whole credit.');
@@ -70,41 +84,42 @@ export async function reserve(
 	const args = membership
 		? { upTo: input.upTo, chatId: input.chatId ?? null, membership }
 		: { upTo: input.upTo, chatId: input.chatId ?? null };
-	// The rate in thousandths, as creditsForTokens() rounds it; a rate it refuses is passed as
-	// NULL and refused where it would have been used (only with an active membership).
-	const rateMilli =
-		membership && Number.isFinite(membership.rate)
-			? BigInt(Math.round(membership.rate * 1000)).toString()
-			: null;
 	const expiresAt = new Date(now.getTime() + (input.ttlMs ?? DEFAULT_HOLD_TTL_MS));
-	try {
-		const [row] = await reserveStatement(db).execute({
-			userId: input.userId,
-			// Whole numbers of any size as exact decimal text (the function takes numeric).
-			upTo: BigInt(input.upTo).toString(),
-			membershipTokens: membership ? BigInt(membership.tokens).toString() : null,
-			membershipCap: membership ? BigInt(membership.cap).toString() : null,
-			rateMilli,
-			key: input.key,
-			// canonicalJson() of the arguments, exactly what once() in idempotency.ts compares.
-			fingerprint: canonicalJson(args),
-			chatId: input.chatId ?? null,
-			description: input.description ?? 'Reply in progress',
-			maxPending: input.maxPending ?? null,
-			// As text: drizzle sets postgres.js up to pass timestamp parameters through untouched.
-			now: validTime(now) ? now.toISOString() : null,
-			expiresAt: validTime(expiresAt) ? expiresAt.toISOString() : null
-		});
-		// A result stored before memberships existed has no membershipTokens.
-		return { ...row.result, membershipTokens: row.result.membershipTokens ?? 0 };
-	} catch (error) {
-		throw reserveRefusal(error, input) ?? error;
-	}
+	return {
+		userId: input.userId,
+		// Whole numbers of any size as exact decimal text (the function takes numeric).
+		upTo: BigInt(input.upTo).toString(),
+		membershipTokens: membership ? BigInt(membership.tokens).toString() : null,
+		membershipCap: membership ? BigInt(membership.cap).toString() : null,
+		// The rate in thousandths, as creditsForTokens() rounds it; a rate it refuses is passed as
+		// NULL and refused where it would have been used (only with an active membership).
+		rateMilli:
+			membership && Number.isFinite(membership.rate)
+				? BigInt(Math.round(membership.rate * 1000)).toString()
+				: null,
+		key: input.key,
+		// canonicalJson() of the arguments, exactly what once() in idempotency.ts compares.
+		fingerprint: canonicalJson(args),
+		chatId: input.chatId ?? null,
+		description: input.description ?? 'Reply in progress',
+		maxPending: input.maxPending ?? null,
+		// As text: drizzle sets postgres.js up to pass timestamp parameters through untouched.
+		now: validTime(now) ? now.toISOString() : null,
+		expiresAt: validTime(expiresAt) ? expiresAt.toISOString() : null
+	};
+}
+
+/** A reservation as `credit_reserve` returns it. */
+export function reserveResult(
+	result: ReserveResult & { replayed: boolean }
+): ReserveResult & { replayed: boolean } {
+	// A result stored before memberships existed has no membershipTokens.
+	return { ...result, membershipTokens: result.membershipTokens ?? 0 };
 }
 
 const validTime = (date: Date) => !Number.isNaN(date.getTime());
 
-interface ReserveParams {
+export type ReserveParams = {
 	userId: string;
 	upTo: string;
 	membershipTokens: string | null;
@@ -117,7 +132,7 @@ interface ReserveParams {
 	maxPending: number | null;
 	now: string | null;
 	expiresAt: string | null;
-}
+};
 
 // Prepared once per database, as credit_settle's statement is: one round trip per call.
 const reserveStatements = new WeakMap<Db, ReturnType<typeof prepareReserveStatement>>();
@@ -145,7 +160,7 @@ function prepareReserveStatement(db: Db) {
  * The error reserve() threw before it was a database function, for a refusal raised by
  * `credit_reserve` (SQLSTATE class CL), if it is one.
  */
-function reserveRefusal(error: unknown, input: ReserveInput): Error | undefined {
+export function reserveRefusal(error: unknown, input: ReserveInput): Error | undefined {
 	switch (pgErrorCode(error)) {
 		case 'CL003':
 			return new LedgerError(
@@ -326,15 +341,6 @@ function settleRefusal(error: unknown, input: SettleHoldInput): LedgerError | un
 		default:
 			return undefined;
 	}
-}
-
-/** The DETAIL of a database error, whichever driver raised it (drizzle may wrap it). */
-function pgErrorDetail(error: unknown): string | undefined {
-	for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-		const detail = (e as { detail?: unknown }).detail;
-		if (typeof detail === 'string') return detail;
-	}
-	return undefined;
 }
 
 /** Releases a hold without charging anything (an upstream failure before any output). */

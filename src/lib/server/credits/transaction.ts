@@ -52,3 +52,12 @@ export function pgErrorCode(error: unknown): string | undefined {
 	}
 	return undefined;
 }
+
+/** The DETAIL of a database error, whichever driver raised it (drizzle may wrap it). */
+export function pgErrorDetail(error: unknown): string | undefined {
+	for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+		const detail = (e as { detail?: unknown }).detail;
+		if (typeof detail === 'string') return detail;
+	}
+	return undefined;
+}

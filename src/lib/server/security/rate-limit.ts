@@ -17,17 +17,34 @@ const ALLOWED: Verdict = { allowed: true };
  */
 export async function hit(db: Db, key: string, limit: Limit): Promise<Verdict> {
 	if (limit.max <= 0) return ALLOWED;
-	const [row] = await selectRows<{ hits: number; remaining: number }>(
-		db,
-		sql`
-			insert into rate_limit as r (key, hits, window_ends_at)
-			values (${key}, 1, now() + make_interval(secs => ${limit.windowSeconds}))
-			on conflict (key) do update set
-				hits = case when r.window_ends_at <= now() then 1 else r.hits + 1 end,
-				window_ends_at = case when r.window_ends_at <= now() then excluded.window_ends_at
-					else r.window_ends_at end
-			returning hits, extract(epoch from window_ends_at - now())::float8 as remaining`
-	);
+	const [row] = await selectRows<HitRow>(db, hitStatement(key, limit));
+	return verdictOf(row, limit);
+}
+
+/** What the hit statement returns: the window's hits so far and its seconds left. */
+export interface HitRow {
+	hits: number;
+	remaining: number;
+}
+
+/**
+ * The upsert of hit(), for a caller that counts the hit as part of a larger statement (as a
+ * `with` query: it runs even when nothing reads it) and reads the verdict with verdictOf().
+ */
+export function hitStatement(key: string, limit: Limit): SQL {
+	return sql`
+		insert into rate_limit as r (key, hits, window_ends_at)
+		values (${key}, 1, now() + make_interval(secs => ${limit.windowSeconds}))
+		on conflict (key) do update set
+			hits = case when r.window_ends_at <= now() then 1 else r.hits + 1 end,
+			window_ends_at = case when r.window_ends_at <= now() then excluded.window_ends_at
+				else r.window_ends_at end
+		returning hits, extract(epoch from window_ends_at - now())::float8 as remaining`;
+}
+
+/** The verdict on a counted hit (none counted: the limit is off). */
+export function verdictOf(row: HitRow | undefined, limit: Limit): Verdict {
+	if (!row || limit.max <= 0) return ALLOWED;
 	return Number(row.hits) <= limit.max
 		? ALLOWED
 		: { allowed: false, retryAfterSeconds: retryAfter(row.remaining) };
