@@ -11,6 +11,7 @@ import { building } from '$app/environment';
 import { guardAuthApi, isAuthApiPath } from '$lib/server/auth/api-guard';
 import { areaOf, isAdmin, isApiPath, loginPath, readsCachedSession } from '$lib/server/auth/access';
 import { clientAddress } from '$lib/server/auth/client-address';
+import { rememberedSession } from '$lib/server/auth/session-memo';
 import { StartupError } from '$lib/server/config';
 import { DatabaseInUseError } from '$lib/server/db/client';
 import { bodyLimit } from '$lib/server/http/body-limit';
@@ -47,7 +48,7 @@ const authApi: Handle = async ({ event, resolve }) => {
 };
 
 const session: Handle = async ({ event, resolve }) => {
-	const { auth, config } = await runtime();
+	const { auth, authSecret, config } = await runtime();
 	const read = (cached: boolean) =>
 		auth.api
 			.getSession({ headers: event.request.headers, query: { disableCookieCache: !cached } })
@@ -58,7 +59,9 @@ const session: Handle = async ({ event, resolve }) => {
 				throw e;
 			});
 	const cached = readsCachedSession(event.url.pathname);
-	let data = await read(cached);
+	let data = cached
+		? await rememberedSession(event.request.headers, authSecret, () => read(true))
+		: await read(false);
 	// A cached "not verified yet" may be stale (the link was opened on another device): asked
 	// again of the database before the chat API refuses on it.
 	if (cached && data && !data.user.emailVerified && config.emailVerification !== 'off') {

@@ -84,6 +84,28 @@ describe('the session cookie cache (AUTH_SESSION_CACHE_SECONDS)', () => {
 		const [chat] = await sql`select user_id from chat where id = ${reply.chatId}`;
 		expect(chat.user_id).toBe(attacker.userId);
 	});
+
+	it('remembers no answer the cache did not sign: a forged expiry buys no time', async () => {
+		// The app remembers a verified cache until its signed expiry (auth/session-memo.ts). A
+		// cache with a forged, far-off expiry fails its signature: the session row answers, and
+		// that answer must not be remembered until the forged time.
+		const { client, userId } = await signUp(app.url, 'cache-forged-expiry@example.com');
+		await client.get('/api/credits');
+		const cookie = client.cookieHeader();
+		const data = /session_data=([^;]+)/.exec(cookie)?.[1];
+		expect(data).toBeTruthy();
+		const decoded = JSON.parse(Buffer.from(decodeURIComponent(data!), 'base64url').toString());
+		decoded.expiresAt = Date.now() + 3_600_000;
+		const forgedCookie = cookie.replace(
+			data!,
+			encodeURIComponent(Buffer.from(JSON.stringify(decoded)).toString('base64url'))
+		);
+		const first = await sendChat(new HttpClientWith(app.url, forgedCookie), { model: 'demo' });
+		expect(first.status).toBe(200);
+		await sql`delete from session where user_id = ${userId}`;
+		const after = await sendChat(new HttpClientWith(app.url, forgedCookie), { model: 'demo' });
+		expect(after.status).toBe(401);
+	});
 });
 
 /** An HttpClient that starts with the given Cookie header (a copied or forged one). */

@@ -24,6 +24,8 @@ interface Runtime {
 	config: Config;
 	database: Database;
 	auth: Auth;
+	/** better-auth's secret (auth/session-memo.ts checks the cookie cache's signature with it). */
+	authSecret: string;
 	emails: AccountEmails;
 	models: ModelRegistry;
 	billing: BillingContext;
@@ -111,7 +113,7 @@ async function createRuntime(): Promise<Runtime> {
 		await database.close();
 	});
 	const models = createModelRegistry(config.chat);
-	return { config, database, auth, emails, models, billing };
+	return { config, database, auth, authSecret: secret, emails, models, billing };
 }
 
 /** Promotes verified ADMIN_EMAILS owners and says, once, how email and admin rights work here. */

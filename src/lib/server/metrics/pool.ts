@@ -5,9 +5,9 @@ import { Gauge, Histogram, register } from 'prom-client';
  * "waiting for a free connection", but a transaction must have a connection of its own: the
  * time from asking for one (`sql.begin`) until its callback runs is the wait for a free pool
  * connection plus the BEGIN round trip: what a busy pool costs the multi-statement writes (grants,
- * refunds, adjustments, chat saves). A reply's reserve and settle are one statement each (the SQL
- * functions credit_reserve and credit_settle) and, like other plain queries, are not timed here:
- * their latency shows in time to first token and in the request durations.
+ * refunds, adjustments). A reply's writes are single statements (among them the SQL functions
+ * chat_start and credit_settle) and, like other plain queries, are not timed here: their latency
+ * shows in time to first token and in the request durations.
  *
  * Kept apart from the other metrics so that db/client.ts imports nothing but prom-client.
  */
