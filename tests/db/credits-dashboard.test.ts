@@ -15,6 +15,7 @@ import {
 	type PackageSource
 } from '../../src/lib/server/credits';
 import type { Db } from '../../src/lib/server/db/client';
+import { HISTORY_COUNT_LIMIT, historyPage } from '../../src/lib/server/credits/history';
 import { toHistoryFilter } from '../../src/lib/server/http/history-query';
 import { databaseKinds, useTestDatabase } from '../helpers/databases';
 import { at, expectNoDrift } from '../helpers/ledger';
@@ -371,6 +372,44 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 		const seen = rows.map((row) => row.id);
 		expect(seen).toEqual(before);
 		expect(new Set(seen).size).toBe(seen.length);
+	});
+
+	it('counts the history up to 10,000 rows and then says "10,000+"', async () => {
+		const userId = await createUser(db());
+		// 10,010 membership usage rows (0 credits, no package), 1 ms apart, in one statement.
+		await db().execute(sql`
+			insert into credit_transaction
+				(user_id, type, amount, balance_after, description, idempotency_key, created_at)
+			select ${userId}, 'usage', 0, 0, 'Reply', ${userId} || ':' || n,
+				${at(1).toISOString()}::timestamptz + n * interval '1 millisecond'
+			from generate_series(1, ${HISTORY_COUNT_LIMIT + 10}) n`);
+		const first = await historyPage(db(), userId, { limit: 25 });
+		expect(first.items).toHaveLength(25);
+		expect(first).toMatchObject({ total: HISTORY_COUNT_LIMIT, totalAtLeast: true, offset: 0 });
+		// The oldest rows are more than 10,000 rows down: their position is not counted.
+		const [oldest] = await db()
+			.execute(
+				sql`
+			select id, created_at::text as time from credit_transaction where user_id = ${userId}
+			order by created_at, id offset 5 limit 1`
+			)
+			.then(
+				(r) =>
+					(Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as { id: number; time: string }[]
+			);
+		const deep = await historyPage(db(), userId, {
+			limit: 25,
+			cursor: { time: oldest.time, id: Number(oldest.id) }
+		});
+		expect(deep.items).toHaveLength(5);
+		expect(deep).toMatchObject({ total: HISTORY_COUNT_LIMIT, totalAtLeast: true, offset: null });
+		// Below the limit the counts are exact.
+		const filtered = await historyPage(db(), userId, {
+			limit: 25,
+			from: at(1),
+			to: new Date(at(1).getTime() + 101)
+		} as HistoryFilter & { limit: number });
+		expect(filtered).toMatchObject({ total: 100, totalAtLeast: false, offset: 0 });
 	});
 
 	it('pages through rows that share a millisecond but not a microsecond', async () => {

@@ -46,7 +46,15 @@ export function openDatabase(options: DatabaseOptions): Database {
 
 function openPostgres(url: string, max: number, prepare: boolean): Database {
 	// `prepare: false` also overrides per-query prepares (drizzle's `.prepare(name)`).
-	const client = postgres(url, { max, prepare, onnotice: () => {} });
+	const client = postgres(url, {
+		max,
+		prepare,
+		onnotice: () => {},
+		// Prepared statements are planned for their parameters every run, as unnamed ones are: a
+		// generic plan, which PostgreSQL may cache after five runs, fits the average user and not
+		// necessarily the one with a million ledger rows.
+		...(prepare ? { connection: { plan_cache_mode: 'force_custom_plan' } } : {})
+	});
 	// Every query a prepared statement: one round trip instead of two (see prepared.ts).
 	// `prepare: false` means a transaction-mode pooler is in between, which loses the answers
 	// of pipelined queries: there, postgres.js must never pipeline (see unpipelined.ts).

@@ -8,8 +8,9 @@ import type { Sql, TransactionSql } from 'postgres';
  * sends Parse/Describe, waits for the parameter types, and only then Bind/Execute: two round
  * trips per query, and the server parses and plans it anew every time. Prepared, the statement
  * is cached per connection (by its text and parameter types): after its first use a query is one
- * round trip, and the server reuses its parse and, when it pays, its plan. postgres.js prepares
- * again by itself when a migration invalidates a cached statement.
+ * round trip, and the server reuses its parse (db/client.ts has it plan each run for its
+ * parameters, as before). postgres.js prepares again by itself when a migration invalidates a
+ * cached statement.
  *
  * The cache holds one statement per distinct query text per connection, and postgres.js closes
  * each connection after 30-60 minutes (`max_lifetime`), so the queries whose text varies (an
