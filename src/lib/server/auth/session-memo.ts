@@ -9,9 +9,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * until then, never longer: a sign-out (other cookies), a ban or a role change (seen when the
  * cache is refreshed from the database) take effect exactly as they would without this memo.
  *
- * Only answers with a session are remembered, keyed by the whole cookie header (any change is a
- * new key), at most MAX_ENTRIES per process, oldest dropped first. The remembered objects are
- * shared between requests: read them, never change them.
+ * Only answers with a session are remembered, keyed by the two cookies better-auth reads for it
+ * (the signed session token and `session_data`; other cookies cannot multiply the entries), at
+ * most MAX_ENTRIES per process, oldest dropped first. The remembered objects are shared between
+ * requests: read them, never change them.
  */
 
 const MAX_ENTRIES = 5_000;
@@ -23,8 +24,11 @@ interface Remembered<T> {
 
 const remembered = new Map<string, Remembered<unknown>>();
 
-/** The cookie cache's session_data value (unchunked), as better-auth names it. */
+/** The cookie cache's session_data value (unchunked) and the signed session token. */
 const SESSION_DATA = /(?:^|;\s*)(?:__Secure-)?better-auth\.session_data=([^;]+)/;
+const SESSION_TOKEN = /(?:^|;\s*)(?:__Secure-)?better-auth\.session_token=([^;]+)/;
+/** A key longer than this (a chunked or padded cookie) is not remembered. */
+const MAX_KEY_LENGTH = 8_192;
 
 /**
  * `read()` (better-auth's cookie-cache session read) for these headers, remembered until the
@@ -42,31 +46,32 @@ export async function rememberedSession<
 	now: () => number = Date.now
 ): Promise<T | null> {
 	const cookie = headers.get('cookie');
-	if (!cookie) return read();
-	const hit = remembered.get(cookie) as Remembered<T> | undefined;
+	const token = cookie && SESSION_TOKEN.exec(cookie)?.[1];
+	const cache = cookie && SESSION_DATA.exec(cookie)?.[1];
+	if (!token || !cache || token.length + cache.length > MAX_KEY_LENGTH) return read();
+	const key = `${token}\n${cache}`;
+	const hit = remembered.get(key) as Remembered<T> | undefined;
 	if (hit && hit.until > now()) return hit.data;
-	if (hit) remembered.delete(cookie);
+	if (hit) remembered.delete(key);
 	const data = await read();
 	if (!data) return data;
-	const cache = signedCache(cookie, secret);
-	if (!cache || cache.token !== data.session.token) return data;
-	const until = Math.min(cache.expiresAt, new Date(data.session.expiresAt).getTime());
+	const signed = signedCache(cache, secret);
+	if (!signed || signed.token !== data.session.token) return data;
+	const until = Math.min(signed.expiresAt, new Date(data.session.expiresAt).getTime());
 	if (until > now()) {
 		if (remembered.size >= MAX_ENTRIES) remembered.delete(remembered.keys().next().value!);
-		remembered.set(cookie, { data, until });
+		remembered.set(key, { data, until });
 	}
 	return data;
 }
 
 /**
- * The cookie cache in this header, if its signature is valid: better-auth's compact format,
+ * This `session_data` cookie's content, if its signature is valid: better-auth's compact format,
  * base64url of { session, expiresAt, signature } where signature = HMAC-SHA256(secret,
  * JSON of { ...session, expiresAt }) in base64url (better-auth's decodeCookieCache). Null for
  * anything else (no cache, a chunked cookie, the JWT and JWE strategies, a bad signature).
  */
-function signedCache(cookie: string, secret: string): { token: unknown; expiresAt: number } | null {
-	const value = SESSION_DATA.exec(cookie)?.[1];
-	if (!value) return null;
+function signedCache(value: string, secret: string): { token: unknown; expiresAt: number } | null {
 	let parsed: { session?: unknown; expiresAt?: unknown; signature?: unknown };
 	try {
 		parsed = JSON.parse(Buffer.from(decodeURIComponent(value), 'base64url').toString('utf8'));
