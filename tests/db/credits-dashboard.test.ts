@@ -14,7 +14,7 @@ import {
 	type HistoryFilter,
 	type PackageSource
 } from '../../src/lib/server/credits';
-import type { Db } from '../../src/lib/server/db/client';
+import { selectRows, type Db } from '../../src/lib/server/db/client';
 import { HISTORY_COUNT_LIMIT, historyPage } from '../../src/lib/server/credits/history';
 import { toHistoryFilter } from '../../src/lib/server/http/history-query';
 import { databaseKinds, useTestDatabase } from '../helpers/databases';
@@ -387,16 +387,11 @@ describe.each(databaseKinds)('the credits dashboard on %s', (kind) => {
 		expect(first.items).toHaveLength(25);
 		expect(first).toMatchObject({ total: HISTORY_COUNT_LIMIT, totalAtLeast: true, offset: 0 });
 		// The oldest rows are more than 10,000 rows down: their position is not counted.
-		const [oldest] = await db()
-			.execute(
-				sql`
-			select id, created_at::text as time from credit_transaction where user_id = ${userId}
-			order by created_at, id offset 5 limit 1`
-			)
-			.then(
-				(r) =>
-					(Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as { id: number; time: string }[]
-			);
+		const [oldest] = await selectRows<{ id: number; time: string }>(
+			db(),
+			sql`select id, created_at::text as time from credit_transaction where user_id = ${userId}
+				order by created_at, id offset 5 limit 1`
+		);
 		const deep = await historyPage(db(), userId, {
 			limit: 25,
 			cursor: { time: oldest.time, id: Number(oldest.id) }

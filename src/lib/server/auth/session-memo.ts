@@ -39,26 +39,21 @@ const MAX_KEY_LENGTH = 8_192;
  */
 export async function rememberedSession<
 	T extends { session: { token: string; expiresAt: Date | string } }
->(
-	headers: Headers,
-	secret: string,
-	read: () => Promise<T | null>,
-	now: () => number = Date.now
-): Promise<T | null> {
+>(headers: Headers, secret: string, read: () => Promise<T | null>): Promise<T | null> {
 	const cookie = headers.get('cookie');
 	const token = cookie && SESSION_TOKEN.exec(cookie)?.[1];
 	const cache = cookie && SESSION_DATA.exec(cookie)?.[1];
 	if (!token || !cache || token.length + cache.length > MAX_KEY_LENGTH) return read();
 	const key = `${token}\n${cache}`;
 	const hit = remembered.get(key) as Remembered<T> | undefined;
-	if (hit && hit.until > now()) return hit.data;
+	if (hit && hit.until > Date.now()) return hit.data;
 	if (hit) remembered.delete(key);
 	const data = await read();
 	if (!data) return data;
 	const signed = signedCache(cache, secret);
 	if (!signed || signed.token !== data.session.token) return data;
 	const until = Math.min(signed.expiresAt, new Date(data.session.expiresAt).getTime());
-	if (until > now()) {
+	if (until > Date.now()) {
 		if (remembered.size >= MAX_ENTRIES) remembered.delete(remembered.keys().next().value!);
 		remembered.set(key, { data, until });
 	}
@@ -94,9 +89,4 @@ function signedCache(value: string, secret: string): { token: unknown; expiresAt
 	const given = Buffer.from(signature, 'base64url');
 	if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
 	return { token: (session as { session?: { token?: unknown } }).session?.token, expiresAt };
-}
-
-/** Forgets everything (tests). */
-export function forgetSessions(): void {
-	remembered.clear();
 }
