@@ -204,6 +204,23 @@ function treeCpuMs(pid: number): number | undefined {
 		.reduce((sum, p) => sum + (cpuMsOf(p) ?? 0), root);
 }
 
+/**
+ * PostgreSQL's main process, from the postmaster.pid file in its data directory (readable when
+ * the server runs here, as the embedded one does); undefined otherwise.
+ */
+async function postmasterPid(db: Db): Promise<number | undefined> {
+	try {
+		const [{ directory }] = await selectRows<{ directory: string }>(
+			db,
+			sql`select current_setting('data_directory') as directory`
+		);
+		const pid = Number(readFileSync(join(directory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+		return treeCpuMs(pid) === undefined ? undefined : pid;
+	} catch {
+		return undefined;
+	}
+}
+
 /** Samples a tree's RSS every 50 ms; `peak()` is the highest since the last `reset()`. */
 function rssSampler(pid: number) {
 	let peak = 0;
@@ -533,6 +550,8 @@ interface Bench {
 	upstream: OpenAIServer;
 	proxy: { url: string; pid: number };
 	app: BenchApp;
+	/** PostgreSQL's main process, when it runs on this machine and its files are readable. */
+	postmaster: number | undefined;
 	clients: HttpClient[];
 	db: Db;
 	memory: ReturnType<typeof rssSampler>;
@@ -552,6 +571,8 @@ interface RoundResult {
 	appCpuMs: number | undefined;
 	/** CPU time the proxy used for its phase, in ms. */
 	proxyCpuMs: number | undefined;
+	/** CPU time PostgreSQL (all its processes) used for the app's phase, in ms. */
+	databaseCpuMs: number | undefined;
 	/** Wall time of the app phase, in ms. */
 	appWallMs: number;
 }
@@ -586,6 +607,8 @@ async function runRound(bench: Bench): Promise<RoundResult> {
 
 	memory.reset();
 	const cpuBefore = treeCpuMs(bench.app.pid);
+	const databaseCpu = () => (bench.postmaster ? treeCpuMs(bench.postmaster) : undefined);
+	const databaseBefore = databaseCpu();
 	const started = performance.now();
 	// Round-robin, so that each user has streams/users replies in flight (and holds pending).
 	bench.appStreams += config.streams;
@@ -593,9 +616,20 @@ async function runRound(bench: Bench): Promise<RoundResult> {
 	const settledMs = await settledAfter(db, performance.now());
 	const appWallMs = performance.now() - started;
 	const appCpuMs = cpuDelta(cpuBefore, treeCpuMs(bench.app.pid));
+	const databaseCpuMs = cpuDelta(databaseBefore, databaseCpu());
 	const peakRss = memory.peak();
 	await upstream.idle();
-	return { direct, proxy: viaProxy, app, peakRss, settledMs, appCpuMs, proxyCpuMs, appWallMs };
+	return {
+		direct,
+		proxy: viaProxy,
+		app,
+		peakRss,
+		settledMs,
+		appCpuMs,
+		proxyCpuMs,
+		databaseCpuMs,
+		appWallMs
+	};
 }
 
 interface SerialResult {
@@ -771,7 +805,10 @@ function roundLine(label: string, round: RoundResult): string {
 		round.appCpuMs === undefined
 			? ''
 			: `, app CPU ${(round.appCpuMs / round.app.length).toFixed(1)} ms/stream ` +
-				`(${((100 * round.appCpuMs) / round.appWallMs).toFixed(0)}% of a core)`;
+				`(${((100 * round.appCpuMs) / round.appWallMs).toFixed(0)}% of a core)` +
+				(round.databaseCpuMs === undefined
+					? ''
+					: `, PostgreSQL ${(round.databaseCpuMs / round.app.length).toFixed(1)} ms/stream`);
 	return (
 		`  ${label.padEnd(11)} ttft p50 direct ${d.ttft.p50.toFixed(1)} / proxy ` +
 		`${p.ttft.p50.toFixed(1)} / app ${a.ttft.p50.toFixed(1)} ms, total p50 ` +
@@ -889,10 +926,21 @@ async function main(): Promise<number> {
 	onCleanup(() => database.close());
 	const { db } = database;
 	const [{ version }] = await selectRows<{ version: string }>(db, sql`select version()`);
+	const postmaster = await postmasterPid(db);
 	const clients = await signUpUsers(app.url, config.users);
 	const memory = rssSampler(app.pid);
 	const idleRss = treeRss(app.pid);
-	const bench: Bench = { config, upstream, proxy, app, clients, db, memory, appStreams: 0 };
+	const bench: Bench = {
+		config,
+		upstream,
+		proxy,
+		app,
+		postmaster,
+		clients,
+		db,
+		memory,
+		appStreams: 0
+	};
 
 	const perUser = config.streams / config.users;
 	// The app, the proxy, PostgreSQL, the upstream and the clients share the machine: its load
@@ -952,10 +1000,12 @@ async function main(): Promise<number> {
 			: undefined;
 	const appCpu = sumCpu((r) => r.appCpuMs);
 	const proxyCpu = sumCpu((r) => r.proxyCpuMs);
+	const databaseCpu = sumCpu((r) => r.databaseCpuMs);
 	console.log(
 		`\nCPU per ${tokensIn(DEFAULT_REPLY)}-token stream over the measured rounds (/proc utime+stime): ` +
 			`app ${appCpu?.toFixed(1) ?? 'n/a'} ms (all ${processTree(app.pid).length} process(es), ` +
-			`settlement included), proxy ${proxyCpu?.toFixed(1) ?? 'n/a'} ms`
+			`settlement included), proxy ${proxyCpu?.toFixed(1) ?? 'n/a'} ms, ` +
+			`PostgreSQL for the app ${databaseCpu?.toFixed(1) ?? 'n/a (not on this machine)'} ms`
 	);
 	const peak = Math.max(...rounds.map((r) => r.peakRss));
 	console.log(
