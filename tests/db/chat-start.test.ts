@@ -194,7 +194,7 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 		expect(left.map((m) => m.id)).toEqual(['q1']);
 	});
 
-	it('reads the chat, the question, the run and the history in one statement, for the owner', async () => {
+	it('reads the chat, the question, the run, the history and the free credits in one statement, for the owner', async () => {
 		const { userId } = await userWith(db(), { credits: 10 });
 		const other = await createUser(db());
 		await start(db(), userId, 'open-chat', { questionId: 'q1' });
@@ -212,7 +212,9 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 			chat: { userId, title: 'Title' },
 			questionRole: null,
 			busy: true,
-			history: [{ id: 'q1', role: 'user', text: 'Hello?' }]
+			history: [{ id: 'q1', role: 'user', text: 'Hello?' }],
+			// 10 credits, less the 3 the running reply's hold set aside.
+			freeCredits: 7
 		});
 		expect(await open(userId, 'q1')).toMatchObject({ questionRole: 'user', history: [] });
 		// Another user learns the owner (to answer 404) and nothing of the messages.
@@ -221,7 +223,8 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 			chat: { userId, title: 'Title' },
 			questionRole: null,
 			busy: false,
-			history: []
+			history: [],
+			freeCredits: 0
 		});
 		// The hit is counted: the third within the window is refused, and reads no history.
 		expect((await open(userId, 'q2', 2)).verdict).toEqual({ allowed: true });
@@ -229,17 +232,17 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 		const third = await open(userId, 'q2', 2);
 		expect(third.verdict).toMatchObject({ allowed: false });
 		expect(third.history).toEqual([]);
+		expect(third.freeCredits).toBe(0);
+		// A new chat: nothing to read but the user's credits.
 		expect(
-			(
-				await openReply(db(), {
-					userId,
-					chatId: 'no-such-chat',
-					questionId: 'q',
-					rateKey: 'chat:test:none',
-					limit: { max: 0, windowSeconds: 60 },
-					history: { maxMessages: 10, maxChars: 10_000 }
-				})
-			).chat
-		).toBeNull();
+			await openReply(db(), {
+				userId,
+				chatId: 'no-such-chat',
+				questionId: 'q',
+				rateKey: 'chat:test:none',
+				limit: { max: 0, windowSeconds: 60 },
+				history: { maxMessages: 10, maxChars: 10_000 }
+			})
+		).toMatchObject({ chat: null, history: [], freeCredits: 7 });
 	});
 });

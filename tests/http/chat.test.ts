@@ -181,7 +181,7 @@ describe.each(['chat', 'responses'] as const)(
 			expect(upstream.requests).toHaveLength(0);
 		});
 
-		it('12 concurrent chats on 8 credits: never below zero, one charge and one upstream call per reply', async () => {
+		it('12 concurrent chats on 8 credits: never below zero, one charge per reply, refused replies cancel their model call', async () => {
 			const { client, userId } = await userWith({ credits: 8 });
 			upstream.behavior.delayMs = 10;
 			const replies = await Promise.all(
@@ -196,10 +196,82 @@ describe.each(['chat', 'responses'] as const)(
 			const charged = rows.reduce((total, r) => total - r.amount, 0);
 			const perReply = Math.ceil(((await promptTokens([{ text: 'Hello there' }])) + 55) / 1000);
 			expect(charged).toBe(ok.length * perReply);
-			expect(upstream.requests).toHaveLength(ok.length);
+			// A reply that saw enough free credits called the model alongside its reservation;
+			// those then refused cut their call off (if it got out at all) and showed none of it.
+			await upstream.idle();
+			expect(upstream.requests.length).toBeLessThanOrEqual(12);
+			expect(upstream.requests.filter((r) => !r.aborted)).toHaveLength(ok.length);
+			expect(refused.every((r) => r.text === '')).toBe(true);
 			const view = await balanceOf(database.db, userId);
 			expect(view).toMatchObject({ balance: 8 - charged, reserved: 0 });
 			expect(view.balance).toBeGreaterThanOrEqual(0);
+		});
+
+		/**
+		 * Holds the user's account lock, which the reservation (credit_reserve) takes first, runs
+		 * `meanwhile` once the model was called, then commits and lets the reservation go on.
+		 */
+		async function withAccountLocked(userId: string, meanwhile: (tx: postgres.Sql) => unknown) {
+			const locker = postgres(app.databaseUrl, { max: 1 });
+			try {
+				await locker.begin(async (tx) => {
+					await tx`select 1 from credit_account where user_id = ${userId} for update`;
+					await meanwhile(tx);
+				});
+			} finally {
+				await locker.end();
+			}
+		}
+
+		async function untilCalled(count: number) {
+			for (let i = 0; i < 200 && upstream.requests.length < count; i++) {
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
+			expect(upstream.requests).toHaveLength(count);
+		}
+
+		it('calls the model while the reservation waits, and streams the reply once it is reserved', async () => {
+			const { client, userId } = await userWith({ credits: 100 });
+			let reply: ReturnType<typeof sendChat> | undefined;
+			await withAccountLocked(userId, async () => {
+				reply = sendChat(client, { model: 'small' });
+				// The reservation cannot commit while the lock is held, yet the model is called.
+				await untilCalled(1);
+				const [pending] = await sql`select count(*)::int as n from credit_hold
+					where user_id = ${userId}`;
+				expect(pending.n).toBe(0);
+			});
+			const done = await reply!;
+			expect(done.status).toBe(200);
+			expect(done.text).toBe(DEFAULT_REPLY);
+			const [hold] = await settled(userId);
+			expect(hold.status).toBe('settled');
+			expect(await usageRows(userId)).toHaveLength(1);
+			expect(upstream.requests).toHaveLength(1);
+		});
+
+		it('cancels that call and shows none of it when the reservation is refused', async () => {
+			const { client, userId } = await userWith({ credits: 100 });
+			const other = await userWith();
+			const chatId = `chat-taken-${style}-${users}`;
+			upstream.behavior.delayMs = 20;
+			let reply: ReturnType<typeof sendChat> | undefined;
+			await withAccountLocked(userId, async (tx) => {
+				reply = sendChat(client, { model: 'small', chatId });
+				await untilCalled(1);
+				// Meanwhile another user's chat takes the id: the reservation's transaction refuses.
+				await tx`insert into chat (id, user_id, title, model)
+					values (${chatId}, ${other.userId}, 'Theirs', 'small')`;
+			});
+			const done = await reply!;
+			expect(done.status).toBe(404);
+			expect(done.text).toBe('');
+			await upstream.idle();
+			expect(upstream.requests).toHaveLength(1);
+			expect(upstream.requests[0].aborted).toBe(true);
+			expect(await sql`select 1 from credit_hold where user_id = ${userId}`).toHaveLength(0);
+			expect(await sql`select 1 from chat_message where chat_id = ${chatId}`).toHaveLength(0);
+			expect(await balanceOf(database.db, userId)).toMatchObject({ balance: 100, reserved: 0 });
 		});
 
 		it('refuses bad requests with clear 4xx errors and writes nothing', async () => {

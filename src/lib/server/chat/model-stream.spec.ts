@@ -1,7 +1,7 @@
 import type { LanguageModelV4StreamPart } from '@ai-sdk/provider';
 import { MockLanguageModelV4, convertArrayToReadableStream, simulateReadableStream } from 'ai/test';
 import { describe, expect, it } from 'vitest';
-import { promptOf, streamModel, type ModelEnd } from './model-stream';
+import { promptOf, startHeldModelCall, streamModel, type ModelEnd } from './model-stream';
 
 const prompt = promptOf([{ id: 'm1', role: 'user', text: 'How much does this cost?' }]);
 
@@ -270,5 +270,62 @@ describe('streamModel', () => {
 			finishReason: 'stop'
 		});
 		expect(texts).toEqual(['Done.']);
+	});
+});
+
+describe('startHeldModelCall', () => {
+	const call = (abortSignal = new AbortController().signal) => ({
+		prompt,
+		maxOutputTokens: 50,
+		abortSignal
+	});
+
+	it('calls the model at once, holds its output back, then hands it over in order', async () => {
+		const model = new MockLanguageModelV4({
+			doStream: streaming(
+				convertArrayToReadableStream([delta('Five '), delta('credits'), finish(3, 2)])
+			)
+		});
+		const held = startHeldModelCall(model, call());
+		expect(model.doStreamCalls).toHaveLength(1);
+		// The whole reply arrives before anyone adopts it: nothing is handed out meanwhile.
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		const texts: string[] = [];
+		const end = await within(held.adopt((text) => texts.push(text)));
+		expect(texts).toEqual(['Five ', 'credits']);
+		expect(end).toEqual({ aborted: false, inputTokens: 3, outputTokens: 2, finishReason: 'stop' });
+	});
+
+	it('hands over what arrived before adopt and what arrives after, once each', async () => {
+		const model = new MockLanguageModelV4({
+			doStream: streaming(
+				simulateReadableStream({
+					chunks: [delta('a'), delta('b'), delta('c'), delta('d'), finish(1, 4)],
+					chunkDelayInMs: 15
+				})
+			)
+		});
+		const held = startHeldModelCall(model, call());
+		await new Promise((resolve) => setTimeout(resolve, 35));
+		const texts: string[] = [];
+		await within(held.adopt((text) => texts.push(text)));
+		expect(texts.join('')).toBe('abcd');
+	});
+
+	it("stops the provider on cancel, and on the caller's signal", async () => {
+		for (const stop of ['cancel', 'signal'] as const) {
+			const provider = deafProvider(['Never ', 'shown'], 'hang');
+			const model = new MockLanguageModelV4({ doStream: streaming(provider.stream) });
+			const controller = new AbortController();
+			const held = startHeldModelCall(model, call(controller.signal));
+			await new Promise((resolve) => setTimeout(resolve, 20));
+			if (stop === 'cancel') held.cancel('refused');
+			else controller.abort('stopped');
+			const texts: string[] = [];
+			expect(await within(held.adopt((text) => texts.push(text)))).toEqual({ aborted: true });
+			expect(provider.state.cancelled).toBe(true);
+			// The caller's own signal is not touched by a cancel.
+			expect(controller.signal.aborted).toBe(stop === 'signal');
+		}
 	});
 });

@@ -77,3 +77,40 @@ export async function streamModel(
 	if (abortSignal.aborted && end.finishReason === undefined) end.aborted = true;
 	return end;
 }
+
+/** A model call started before its reply may be shown (see `startHeldModelCall`). */
+export interface HeldModelCall {
+	/** Hands the output so far, then every later delta, to `onText`; resolves as `streamModel`. */
+	adopt(onText: (delta: string) => void): Promise<ModelEnd>;
+	/** Stops the call; its output is never shown. */
+	cancel(reason: string): void;
+}
+
+/**
+ * Starts `streamModel` at once but holds its output back until `adopt`: the provider's time to
+ * its first token then runs alongside the database work that decides whether the reply may be
+ * shown at all (the reservation), instead of after it. The call stops with `call.abortSignal`
+ * or with `cancel`, whichever comes first.
+ */
+export function startHeldModelCall(
+	model: LanguageModelV4,
+	call: { prompt: LanguageModelV4Prompt; maxOutputTokens: number; abortSignal: AbortSignal }
+): HeldModelCall {
+	const own = new AbortController();
+	let held: string[] = [];
+	let onText: ((delta: string) => void) | undefined;
+	const end = streamModel(
+		model,
+		{ ...call, abortSignal: AbortSignal.any([call.abortSignal, own.signal]) },
+		(delta) => (onText ? onText(delta) : held.push(delta))
+	);
+	return {
+		adopt(consumer) {
+			for (const delta of held) consumer(delta);
+			held = [];
+			onText = consumer;
+			return end;
+		},
+		cancel: (reason) => own.abort(reason)
+	};
+}

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
+import { creditHold, creditPackage } from '../db/schema';
+import { countsAt, pendingHoldsOf } from '../credits/ledger';
 import {
 	reserveArguments,
 	reserveRefusal,
@@ -45,12 +47,18 @@ export interface OpenedReply {
 	busy: boolean;
 	/** The stored conversation before the question that may fit the prompt, oldest first. */
 	history: HistoryMessage[];
+	/**
+	 * The user's balance less what pending holds set aside: the most a reservation can take now
+	 * (frozen and daily-limited credits may make it less). 0 when the hit was refused.
+	 */
+	freeCredits: number;
 }
 
 /**
  * Counts the hit on the user's chat rate limit and reads the chat, the stored role of the
- * question's id, whether a reply runs there and the history before the question, in one
- * statement. The chat's messages are read only for its owner, and only when the hit is allowed.
+ * question's id, whether a reply runs there, the history before the question and the user's
+ * free credits, in one statement. The chat's messages and the credits are read only for the
+ * chat's owner (or a new chat), and only when the hit is allowed.
  */
 export async function openReply(
 	db: Db,
@@ -64,6 +72,7 @@ export async function openReply(
 	}
 ): Promise<OpenedReply> {
 	const counted = input.limit.max > 0;
+	const now = new Date();
 	const mine = sql`c.user_id = ${input.userId}`;
 	const allowed = counted ? sql`(select hits from hit) <= ${input.limit.max}` : sql`true`;
 	const [row] = await selectRows<{
@@ -74,6 +83,7 @@ export async function openReply(
 		question_role: 'user' | 'assistant' | null;
 		busy: boolean | null;
 		history: StoredHistory | string | null;
+		free_credits: string | number | null;
 	}>(
 		db,
 		sql`${counted ? sql`with hit as (${hitStatement(input.rateKey, input.limit)})` : sql``}
@@ -88,7 +98,12 @@ export async function openReply(
 				case when ${mine} and ${allowed} then ${recentHistoryJson(sql`c.id`, {
 					...input.history,
 					beforeId: input.questionId
-				})} end as history
+				})} end as history,
+				case when (c.id is null or ${mine}) and ${allowed} then
+					(select coalesce(sum(${creditPackage.remainingCredits}), 0) from ${creditPackage}
+						where ${countsAt(input.userId, now)})
+					- (select coalesce(sum(${creditHold.amount}), 0) from ${creditHold}
+						where ${pendingHoldsOf(input.userId)}) end as free_credits
 			from (select 1) one left join chat c on c.id = ${input.chatId}`
 	);
 	const hit: HitRow | undefined =
@@ -98,7 +113,8 @@ export async function openReply(
 		chat: row.user_id === null ? null : { userId: row.user_id, title: row.title ?? '' },
 		questionRole: row.question_role,
 		busy: row.busy === true || activeRun(input.chatId) !== undefined,
-		history: row.history === null ? [] : historyMessages(row.history)
+		history: row.history === null ? [] : historyMessages(row.history),
+		freeCredits: Math.max(0, Number(row.free_credits ?? 0))
 	};
 }
 

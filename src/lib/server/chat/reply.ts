@@ -11,7 +11,7 @@ import type { ReplyEstimate } from '../../reply-estimate';
 import { AppError } from '../errors';
 import { recentHistory, titleFrom, type HistoryLimits, type HistoryMessage } from './history';
 import type { ModelRegistry } from './models';
-import { promptOf, streamModel } from './model-stream';
+import { promptOf, startHeldModelCall, streamModel } from './model-stream';
 import { chatNotFound, openReply, replyInProgress, startReply } from './reply-start';
 import {
 	closeRun,
@@ -117,8 +117,24 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		config.historyTokens
 	);
 	const worstTokens = inputEstimate + config.maxOutputTokens;
+	const upTo = creditsForTokens(worstTokens, model.rate);
 	const chat = { id: request.chatId, title: existing?.title ?? titleFrom(question.text) };
 	const replyId = generateId();
+	// Only Stop aborts the model call: through the in-process run at once, or through the stored
+	// stop request, read back with every progress write.
+	const stop = new AbortController();
+	const call = {
+		prompt: promptOf(history),
+		maxOutputTokens: config.maxOutputTokens,
+		abortSignal: stop.signal
+	};
+	// When the user's free credits pay for the worst case, the model is called now, so that its
+	// time to the first token runs alongside the reservation below. Its output is held back and
+	// shown only if the reservation succeeds and pays for the full output cap; otherwise the call
+	// is cancelled (at most a prompt the provider read for nothing, in a race with another
+	// spend) and, when the hold pays for less, made again with the smaller cap.
+	let held =
+		opened.freeCredits >= upTo ? startHeldModelCall(models.languageModel(model.id), call) : null;
 	// One call reserves the credits for the worst case, creates the chat, claims the run and
 	// stores the question (a regenerated or edited one drops what followed it, and the reply it
 	// replaces is kept as a version of the new one). A member's reply is paid from today's
@@ -128,7 +144,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	const hold = await startReply(db, {
 		reserve: {
 			userId: request.userId,
-			upTo: creditsForTokens(worstTokens, model.rate),
+			upTo,
 			membership: { tokens: worstTokens, cap: config.membershipDailyTokens, rate: model.rate },
 			key: `reply:${generateId()}`,
 			chatId: chat.id,
@@ -140,12 +156,19 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		create: existing ? null : { title: chat.title, model: model.id },
 		replyId,
 		question
+	}).catch((error) => {
+		held?.cancel('refused');
+		throw error;
 	});
 	// At least 1: startReply refuses a hold that cannot pay for the prompt and one token more.
 	const maxOutputTokens = Math.min(
 		config.maxOutputTokens,
 		hold.membershipTokens + tokensForCredits(hold.amount, model.rate) - inputEstimate
 	);
+	if (held && maxOutputTokens < call.maxOutputTokens) {
+		held.cancel('the hold pays for a smaller output cap');
+		held = null;
+	}
 	/** Credits owed for `tokens`: those beyond the membership's set-aside allowance. */
 	const creditsOwed = (tokens: number) =>
 		creditsForTokens(Math.max(0, tokens - hold.membershipTokens), model.rate);
@@ -274,9 +297,6 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 			log.error({ err: error, holdId: hold.holdId }, '[chat] settling the hold failed')
 		);
 
-	// Only Stop aborts the model call: through the in-process run at once, or through the stored
-	// stop request, read back with every progress write.
-	const stop = new AbortController();
 	let writing = false;
 	let writtenChars = -1;
 	progress = setInterval(() => {
@@ -325,11 +345,9 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	};
 
 	const write = async () => {
-		const end = await streamModel(
-			models.languageModel(model.id),
-			{ prompt: promptOf(history), maxOutputTokens, abortSignal: stop.signal },
-			onText
-		);
+		const end = held
+			? await held.adopt(onText)
+			: await streamModel(models.languageModel(model.id), { ...call, maxOutputTokens }, onText);
 		// The last chunks first, then the settlement: settled and stored before the stream ends
 		// (closeRun), so a listener that sees the end finds the reply, its receipt and the balance.
 		const error =
