@@ -36,6 +36,7 @@ const close = `  async function closed(hadError) {\n`;
 const closeForgettingError = `${close}    errorResponse = null\n`;
 
 const require = createRequire(import.meta.url);
+/** @param {string} dir */
 const manifest = (dir) => {
 	const file = join(dir, 'package.json');
 	if (dir === dirname(dir)) throw new Error('no package.json of postgres');

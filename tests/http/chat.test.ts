@@ -211,7 +211,10 @@ describe.each(['chat', 'responses'] as const)(
 		 * Holds the user's account lock, which the reservation (credit_reserve) takes first, runs
 		 * `meanwhile` once the model was called, then commits and lets the reservation go on.
 		 */
-		async function withAccountLocked(userId: string, meanwhile: (tx: postgres.Sql) => unknown) {
+		async function withAccountLocked(
+			userId: string,
+			meanwhile: (tx: postgres.TransactionSql) => unknown
+		) {
 			const locker = postgres(app.databaseUrl, { max: 1 });
 			try {
 				await locker.begin(async (tx) => {
