@@ -10,7 +10,9 @@
  *   - signed Polar `order.paid` webhooks, 3 per second, for random users (one in ten is sent
  *     twice, as Polar retries);
  *   - a reading user whose account holds BENCH_ROWS ledger rows (default 1,000,000, seeded with
- *     bulk SQL among 1,000 other users' rows) opens its credits dashboard every 250 ms.
+ *     bulk SQL among 1,000 other users' rows) reads every 250 ms, in turn, its credits page
+ *     load, the history API, and GET /api/health: the baseline of what any request waits for
+ *     under this load.
  *
  * The app runs as two `node build` instances behind Debian's nginx (tests/helpers/nginx.ts);
  * `startAppTier` is the one place that says how the app is started.
@@ -18,7 +20,8 @@
  * It fails (exit 1) on correctness only: any 5xx or streamed error, a negative balance or
  * available figure, a reply not billed exactly once, a webhook order granted twice, or a
  * `verify` drift for any user. Speed is printed: throughput, added time to first token, the
- * dashboard's p50/p95 against the 30 ms target (PASS/MISS, not a failure), peak RSS.
+ * dashboard's p50/p95 against the 30 ms target (PASS/MISS, not a failure) and the baseline's,
+ * peak RSS.
  *
  *   BENCH_DATABASE_URL   a PostgreSQL server to use (else a throw-away durable PostgreSQL 18)
  *   BENCH_LOAD_USERS     simulated chatting users (default 200)
@@ -277,6 +280,8 @@ interface Tally {
 	directTtft: number[];
 	dashboard: number[];
 	transactionsApi: number[];
+	/** GET /api/health by the same reader: what any request waits under this load. */
+	baseline: number[];
 	webhooks: number;
 	webhookRetries: number;
 	orders: Set<string>;
@@ -293,6 +298,7 @@ const tally: Tally = {
 	directTtft: [],
 	dashboard: [],
 	transactionsApi: [],
+	baseline: [],
 	webhooks: 0,
 	webhookRetries: 0,
 	orders: new Set(),
@@ -607,11 +613,14 @@ async function main(): Promise<number> {
 		}),
 		(async () => {
 			while (performance.now() < deadline && !interrupted.signal.aborted) {
-				// The page load (layouts + page) and the history API, in turn.
-				if (readerTurn++ % 2 === 0) {
+				// The page load (layouts + page), the history API and the baseline, in turn.
+				const turn = readerTurn++ % 3;
+				if (turn === 0) {
 					await dashboardOnce(reader, '/dashboard/credits/__data.json', tally.dashboard);
-				} else {
+				} else if (turn === 1) {
 					await dashboardOnce(reader, '/api/credits/transactions?limit=50', tally.transactionsApi);
+				} else {
+					await dashboardOnce(reader, '/api/health', tally.baseline);
 				}
 				await sleep(DASHBOARD_PAUSE_MS);
 			}
@@ -684,6 +693,11 @@ async function main(): Promise<number> {
 		`p50 ${ms(dash.p50)}, p95 ${ms(dash.p95)} (n=${dash.n})`
 	);
 	row('history API first page', `p50 ${ms(api.p50)}, p95 ${ms(api.p95)} (n=${api.n})`);
+	const base = stats(tally.baseline);
+	row(
+		'baseline under the same load: `/api/health` (session + one query)',
+		`p50 ${ms(base.p50)}, p95 ${ms(base.p95)} (n=${base.n}); dashboard p95 = ${(worstDashboard / base.p95).toFixed(2)}× it`
+	);
 	row(
 		`dashboard p95 ≤ ${TARGET_DASHBOARD_P95_MS} ms`,
 		`${worstDashboard <= TARGET_DASHBOARD_P95_MS ? 'PASS' : 'MISS'} (worst p95 ${ms(worstDashboard)})${config.heavyRows < 1_000_000 ? ', small run' : ''}`
