@@ -253,6 +253,25 @@ describe.each(['chat', 'responses'] as const)(
 			expect(upstream.requests).toHaveLength(1);
 		});
 
+		it('in a burst, only the first 4 replies call the model before their reservation', async () => {
+			const { client, userId } = await userWith({ credits: 100 });
+			let replies: ReturnType<typeof sendChat>[] = [];
+			await withAccountLocked(userId, async () => {
+				replies = Array.from({ length: 6 }, () => sendChat(client, { model: 'small' }));
+				await untilCalled(4);
+				// The other two wait for their reservation, which waits for the lock.
+				await new Promise((resolve) => setTimeout(resolve, 300));
+				expect(upstream.requests).toHaveLength(4);
+			});
+			const done = await Promise.all(replies);
+			expect(done.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+			expect(done.every((r) => r.text === DEFAULT_REPLY)).toBe(true);
+			await settled(userId);
+			expect(upstream.requests).toHaveLength(6);
+			expect(upstream.requests.filter((r) => r.aborted)).toHaveLength(0);
+			expect(await usageRows(userId)).toHaveLength(6);
+		});
+
 		it('cancels that call and shows none of it when the reservation is refused', async () => {
 			const { client, userId } = await userWith({ credits: 100 });
 			const other = await userWith();
