@@ -1,6 +1,7 @@
 import { generateId, type FinishReason } from 'ai';
 import type { ChatConfig } from '../config';
-import { creditsForTokens, recordOwed, settle, tokensForCredits, voidHold } from '../credits';
+import { creditsForTokens, settle, tokensForCredits, voidHold } from '../credits';
+import { owedUpdate } from '../credits/holds';
 import { checkLowBalance } from '../credits/low-balance';
 import { log } from '../log';
 import { recordReplySettled } from '../metrics/record';
@@ -49,7 +50,8 @@ export interface ReplyDeps {
 	models: ModelRegistry;
 }
 
-// How often the tokens streamed so far are written to the hold, for the sweeper's sake.
+// How often the tokens streamed so far are counted for the hold, for the sweeper's sake; the
+// next heartbeat writes the figure.
 const OWED_INTERVAL_MS = 1_000;
 
 /**
@@ -196,20 +198,22 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 	let done = false;
 	// The heartbeat below; declared here because `finish` stops it.
 	let progress: ReturnType<typeof setInterval> | undefined = undefined;
-	// What is owed so far, for the sweeper should this process die. Counted incrementally (only
-	// the text streamed since the last count, in slices) so a long reply is never re-tokenized
-	// whole; each resumed count is one more cut, hence the margin.
+	// What is owed so far, for the sweeper should this process die; the heartbeat writes it.
+	// Counted incrementally (only the text streamed since the last count, in slices) so a long
+	// reply is never re-tokenized whole; each resumed count is one more cut, hence the margin.
 	let countedChars = 0;
 	let countedTokens = 0;
 	let counting = false;
-	const recordOwedSoFar = async () => {
+	let owed = 0;
+	let owedWritten = 0;
+	const countOwedSoFar = async () => {
 		counting = true;
 		try {
 			const upTo = streamed.length;
 			const added = await countTokensSliced(streamed.slice(countedChars, upTo));
 			countedTokens += added + (countedChars > 0 ? CUT_MARGIN : 0);
 			countedChars = upTo;
-			if (!done) await recordOwed(db, hold.holdId, creditsOwed(inputEstimate + countedTokens));
+			owed = creditsOwed(inputEstimate + countedTokens);
 		} finally {
 			counting = false;
 		}
@@ -318,8 +322,10 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		writing = true;
 		const partial = streamed.length === writtenChars ? null : streamed.slice(0, maxPartialChars);
 		writtenChars = streamed.length;
-		writeProgress(db, runKey, partial)
+		const owing = owed;
+		writeProgress(db, runKey, partial, owing > owedWritten ? owedUpdate(hold.holdId, owing) : null)
 			.then((stopRequested) => {
+				owedWritten = Math.max(owedWritten, owing);
 				if (stopRequested && !stop.signal.aborted) stop.abort('stopped');
 			})
 			.catch((error) => log.warn({ err: error, chatId: chat.id }, '[chat] progress not written'))
@@ -354,7 +360,7 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		}
 		if (!counting && Date.now() - lastOwedAt > OWED_INTERVAL_MS) {
 			lastOwedAt = Date.now();
-			void recordOwedSoFar().catch(() => {});
+			void countOwedSoFar().catch(() => {});
 		}
 	};
 

@@ -1,5 +1,5 @@
 import type { UIMessageChunk } from 'ai';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { selectRows, type Db } from '../db/client';
 import { log } from '../log';
 import { DONE_EVENT, sseEvent } from './ui-stream';
@@ -182,24 +182,23 @@ export async function storedRun(db: Db, chatId: string): Promise<StoredRun | nul
 }
 
 /**
- * The running reply's heartbeat: stores its text so far (when given) and answers whether it should
- * stop: Stop was requested meanwhile (from whichever instance), or its row is gone (the chat was
- * deleted) or belongs to another reply now (this one was given up for lost).
+ * The running reply's heartbeat: stores its text so far (when given) and what its hold owes so far
+ * (when given: owedUpdate() of credits/holds.ts, in the same statement), and answers whether it
+ * should stop: Stop was requested meanwhile (from whichever instance), or its row is gone (the
+ * chat was deleted) or belongs to another reply now (this one was given up for lost).
  */
 export async function writeProgress(
 	db: Db,
 	run: { chatId: string; replyId: string },
-	partial: string | null
+	partial: string | null,
+	owed: SQL | null = null
 ): Promise<boolean> {
+	const text = partial === null ? sql`` : sql`, partial = ${partial}`;
 	const rows = await selectRows<{ stop_requested: boolean }>(
 		db,
-		partial === null
-			? sql`update chat_run set updated_at = now()
-				where chat_id = ${run.chatId} and reply_id = ${run.replyId}
-				returning stop_requested`
-			: sql`update chat_run set updated_at = now(), partial = ${partial}
-				where chat_id = ${run.chatId} and reply_id = ${run.replyId}
-				returning stop_requested`
+		sql`${owed ? sql`with owed as (${owed}) ` : sql``}update chat_run set updated_at = now()${text}
+			where chat_id = ${run.chatId} and reply_id = ${run.replyId}
+			returning stop_requested`
 	);
 	return rows.length === 0 || rows[0].stop_requested === true;
 }

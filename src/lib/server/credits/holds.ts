@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { creditHold } from '../db/schema';
 import { LedgerError } from './errors';
@@ -366,12 +366,17 @@ export async function voidHold(
  * sweeper can charge it if the process dies before settling. Only ever raises the figure.
  */
 export async function recordOwed(db: Db, holdId: string, owed: number): Promise<void> {
-	await db
-		.update(creditHold)
-		.set({
-			owedCredits: sql`greatest(${creditHold.owedCredits}, least(${owed}, ${creditHold.amount}))`
-		})
-		.where(and(eq(creditHold.id, holdId), eq(creditHold.status, 'pending')));
+	await db.execute(owedUpdate(holdId, owed));
+}
+
+/**
+ * recordOwed's statement, for a caller that writes it with another one (a running reply's
+ * heartbeat, see writeProgress in chat/runs.ts): never above the hold's amount, never lower
+ * than before, and only while the hold is pending.
+ */
+export function owedUpdate(holdId: string, owed: number): SQL {
+	return sql`update credit_hold set owed_credits = greatest(owed_credits, least(${owed}::int, amount))
+		where id = ${holdId} and status = 'pending'`;
 }
 
 /** The largest cost `credit_settle` takes: its cost is an SQL integer. */
