@@ -40,7 +40,7 @@
  *   BENCH_APP_NODE_OPTIONS  NODE_OPTIONS for the app, e.g. `--max-old-space-size=512`
  *   BENCH_SMOKE=1        a tiny run well under a minute (CI)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -51,9 +51,8 @@ import { sql } from 'drizzle-orm';
 import { tokensIn } from '../../src/lib/server/chat/tokens';
 import { verify } from '../../src/lib/server/credits';
 import { openDatabase, selectRows, type Db } from '../../src/lib/server/db/client';
-import { TEST_SECRET } from '../helpers/app-server';
+import { launchApp, stopProcess, type LaunchedApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
-import { freePort } from '../helpers/ports';
 import { sseData } from '../helpers/sse';
 import { DEFAULT_REPLY, startOpenAIServer, type OpenAIServer } from '../helpers/openai-server';
 import {
@@ -236,26 +235,25 @@ function rssSampler(pid: number) {
 	};
 }
 
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	return new Promise((resolve) => {
-		const descendants = child.pid ? processTree(child.pid).slice(1) : [];
-		const timer = setTimeout(() => {
-			child.kill('SIGKILL');
-			for (const pid of descendants) {
-				try {
-					process.kill(pid, 'SIGKILL');
-				} catch {
-					// already gone
-				}
+/** SIGTERM, then SIGKILL to the app and its workers after `graceMs`. */
+async function stopTree(app: LaunchedApp, graceMs: number): Promise<void> {
+	const pids = processTree(app.pid);
+	try {
+		process.kill(app.pid, 'SIGTERM');
+	} catch {
+		return; // already gone
+	}
+	const timer = setTimeout(() => {
+		for (const pid of pids) {
+			try {
+				process.kill(pid, 'SIGKILL');
+			} catch {
+				// already gone
 			}
-		}, graceMs);
-		child.once('exit', () => {
-			clearTimeout(timer);
-			resolve();
-		});
-		child.kill('SIGTERM');
-	});
+		}
+	}, graceMs);
+	await app.exited;
+	clearTimeout(timer);
 }
 
 interface BenchApp {
@@ -272,65 +270,20 @@ interface BenchApp {
 
 /**
  * Starts the app as production does: `node src/cluster.js` (one worker per core, Node cluster,
- * WEB_CONCURRENCY = BENCH_WORKERS), on a free port, and waits until it answers and all its
- * workers say they listen. The
- * rest of the environment matches tests/helpers/app-server.ts's launchApp.
+ * WEB_CONCURRENCY = BENCH_WORKERS), with tests/helpers/app-server.ts's launchApp, and waits until
+ * all its workers say they listen.
  */
 async function launchBenchApp(env: Record<string, string>, workers: number): Promise<BenchApp> {
-	const entry = 'src/cluster.js';
-	const command = `node ${entry} (WEB_CONCURRENCY=${workers})`;
-	for (let attempt = 1; ; attempt++) {
-		const port = await freePort();
-		const url = `http://127.0.0.1:${port}`;
-		const child = spawn(process.execPath, [entry], {
-			env: {
-				PATH: process.env.PATH ?? '',
-				NODE_ENV: 'production',
-				PORT: String(port),
-				HOST: '127.0.0.1',
-				ORIGIN: url,
-				BETTER_AUTH_SECRET: TEST_SECRET,
-				DEMO_MODEL: 'on',
-				AUTH_RATE_PER_MINUTE: '0',
-				WEB_CONCURRENCY: String(workers),
-				...env
-			},
-			stdio: ['ignore', 'pipe', 'pipe']
-		});
-		let output = '';
-		child.stdout?.on('data', (chunk) => (output += chunk));
-		child.stderr?.on('data', (chunk) => (output += chunk));
-		const listening = () => output.split(`Listening on ${url}`).length - 1;
-		try {
-			const deadline = Date.now() + 60_000;
-			let healthy = false;
-			while (Date.now() < deadline && !(healthy && listening() >= workers)) {
-				if (child.exitCode !== null) {
-					throw new Error(`The app exited with ${child.exitCode} before answering:\n${output}`);
-				}
-				if (!healthy && listening() > 0) {
-					healthy = await fetch(`${url}/api/health`).then(
-						(r) => r.ok,
-						() => false
-					);
-				}
-				await sleep(100);
-			}
-			if (!healthy) throw new Error(`The app did not answer within 60 s:\n${output}`);
-		} catch (error) {
-			child.kill('SIGKILL');
-			if (output.includes('EADDRINUSE') && attempt < 5) continue;
-			throw error;
-		}
-		return {
-			url,
-			pid: child.pid!,
-			command,
-			listening: listening(),
-			output: () => output,
-			stop: (graceMs = 5_000) => stopChild(child, graceMs)
-		};
-	}
+	const app = await launchApp(
+		{ ...env, WEB_CONCURRENCY: String(workers) },
+		{ cluster: true, workers }
+	);
+	return {
+		...app,
+		command: `node src/cluster.js (WEB_CONCURRENCY=${workers})`,
+		listening: workers,
+		stop: (graceMs = 5_000) => stopTree(app, graceMs)
+	};
 }
 
 /** The pass-through proxy, in its own Node process (Node 24 strips the types; no tsx). */
@@ -343,7 +296,7 @@ async function startProxy(upstream: OpenAIServer): Promise<{ url: string; pid: n
 		]),
 		{ env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' }, stdio: 'pipe' }
 	);
-	onCleanup(() => stopChild(child, 5_000));
+	onCleanup(() => stopProcess(child));
 	let output = '';
 	child.stderr?.on('data', (chunk) => (output += chunk));
 	const url = await new Promise<string>((resolve, reject) => {

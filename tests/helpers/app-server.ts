@@ -41,6 +41,8 @@ export interface LaunchOptions {
 	 * instead of `build/index.js`; `pid` is then the primary's.
 	 */
 	cluster?: boolean;
+	/** With `cluster`: how many workers must say they listen before it counts as started (1). */
+	workers?: number;
 }
 
 export interface LaunchedApp {
@@ -88,7 +90,7 @@ export async function launchApp(
 		child.stdout?.on('data', (chunk) => (output += chunk));
 		child.stderr?.on('data', (chunk) => (output += chunk));
 		try {
-			await waitUntilListening(url, child, () => output);
+			await waitUntilListening(url, child, () => output, options.workers ?? 1);
 		} catch (error) {
 			child.kill('SIGKILL');
 			if (output.includes('EADDRINUSE') && attempt < 5) continue;
@@ -119,26 +121,35 @@ export function spawnApp(env: Record<string, string>, entry = 'build/index.js'):
 	});
 }
 
-/** Waits until this child says it listens (adapter-node prints it) and answers /api/health. */
-async function waitUntilListening(url: string, child: ChildProcess, output: () => string) {
-	const deadline = Date.now() + 30_000;
+/**
+ * Waits until this child says it listens (adapter-node prints it; each cluster worker does) as
+ * many times as `listeners`, and answers /api/health.
+ */
+async function waitUntilListening(
+	url: string,
+	child: ChildProcess,
+	output: () => string,
+	listeners: number
+) {
+	const deadline = Date.now() + 60_000;
+	let healthy = false;
 	while (Date.now() < deadline) {
 		if (child.exitCode !== null) {
 			throw new Error(`The app exited with ${child.exitCode} before answering:\n${output()}`);
 		}
-		if (!output().includes(`Listening on ${url}`)) {
+		const listening = output().split(`Listening on ${url}`).length - 1;
+		if (listening === 0) {
 			await new Promise((resolve) => setTimeout(resolve, 50));
 			continue;
 		}
-		try {
-			const response = await fetch(`${url}/api/health`);
-			if (response.ok) return;
-		} catch {
-			// not listening yet
-		}
+		healthy ||= await fetch(`${url}/api/health`).then(
+			(response) => response.ok,
+			() => false // not listening yet
+		);
+		if (healthy && listening >= listeners) return;
 		await new Promise((resolve) => setTimeout(resolve, 100));
 	}
-	throw new Error(`The app did not answer within 30 s:\n${output()}`);
+	throw new Error(`The app did not answer within 60 s:\n${output()}`);
 }
 
 /** Sends `signal` and waits for the child to exit (SIGKILL after 5 s); resolves at once if it has. */
