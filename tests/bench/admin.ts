@@ -22,14 +22,14 @@ import { launchApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
 import { grantAdminRole } from '../helpers/users';
 import {
-	checkInterrupted,
 	createDatabase,
 	ensureBuild,
+	measure,
 	onCleanup,
 	openServer,
-	percentile,
 	positiveInt,
-	runBenchmark
+	runBenchmark,
+	type Stats
 } from './harness';
 
 const TARGET_P95_MS = 50;
@@ -109,32 +109,6 @@ async function seed(sql: postgres.Sql, config: Config): Promise<void> {
 	console.log(
 		`seeded ${count.toLocaleString('en')} ledger rows across ${config.users.toLocaleString('en')} users in ${((performance.now() - started) / 1000).toFixed(1)} s`
 	);
-}
-
-interface Stats {
-	p50: number;
-	p95: number;
-}
-
-async function measure(client: HttpClient, path: string, config: Config): Promise<Stats> {
-	const once = async () => {
-		const started = performance.now();
-		const response = await client.get(path);
-		const body = await response.arrayBuffer();
-		const ms = performance.now() - started;
-		if (response.status !== 200) {
-			throw new Error(`GET ${path} answered ${response.status}: ${new TextDecoder().decode(body)}`);
-		}
-		return ms;
-	};
-	for (let i = 0; i < config.warmup; i++) await once();
-	const times: number[] = [];
-	for (let i = 0; i < config.requests; i++) {
-		checkInterrupted();
-		times.push(await once());
-	}
-	times.sort((a, b) => a - b);
-	return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
 async function main(): Promise<number> {

@@ -24,19 +24,18 @@
  *   BENCH_N              requests per measurement (default 300)
  *   BENCH_SMOKE=1        a run of seconds (CI): 5,000 rows, 20 users, 20 requests
  */
-import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { launchApp, type LaunchedApp } from '../helpers/app-server';
 import { HttpClient } from '../helpers/http-client';
 import {
-	checkInterrupted,
 	createDatabase,
 	ensureBuild,
+	measure,
 	onCleanup,
 	openServer,
-	percentile,
 	positiveInt,
 	runBenchmark,
+	type Stats,
 	seedLedgerHistory
 } from './harness';
 
@@ -120,33 +119,6 @@ async function isSeeded(sql: postgres.Sql, config: Config): Promise<boolean> {
 	if (!row.present) return false;
 	const labels = await sql`select label from bench_seed`;
 	return labels.length === 1 && labels[0].label === seedLabel(config);
-}
-
-interface Stats {
-	p50: number;
-	p95: number;
-}
-
-/** Times `n` sequential GETs after a warm-up; any answer but 200 is an error. */
-async function measure(client: HttpClient, path: string, config: Config): Promise<Stats> {
-	const once = async () => {
-		const started = performance.now();
-		const response = await client.get(path);
-		const body = await response.arrayBuffer();
-		const ms = performance.now() - started;
-		if (response.status !== 200) {
-			throw new Error(`GET ${path} answered ${response.status}: ${new TextDecoder().decode(body)}`);
-		}
-		return ms;
-	};
-	for (let i = 0; i < config.warmup; i++) await once();
-	const times: number[] = [];
-	for (let i = 0; i < config.requests; i++) {
-		checkInterrupted();
-		times.push(await once());
-	}
-	times.sort((a, b) => a - b);
-	return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
 async function main(): Promise<number> {

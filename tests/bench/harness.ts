@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type postgres from 'postgres';
 import { startEmbeddedPostgres } from '../helpers/embedded-postgres';
+import type { HttpClient } from '../helpers/http-client';
 import { createScratchDatabase } from '../helpers/scratch-database';
 import { TestDependencyError } from '../helpers/test-dependency-error';
 
@@ -212,4 +213,35 @@ export async function seedLedgerHistory(
 	console.log(
 		`seeded ${count.toLocaleString('en')} ledger rows (${config.heavyRows.toLocaleString('en')} for the heavy user) in ${((performance.now() - started) / 1000).toFixed(1)} s`
 	);
+}
+
+export interface Stats {
+	p50: number;
+	p95: number;
+}
+
+/** Times `requests` sequential GETs after `warmup` ones; any answer but 200 is an error. */
+export async function measure(
+	client: HttpClient,
+	path: string,
+	config: { warmup: number; requests: number }
+): Promise<Stats> {
+	const once = async () => {
+		const started = performance.now();
+		const response = await client.get(path);
+		const body = await response.arrayBuffer();
+		const ms = performance.now() - started;
+		if (response.status !== 200) {
+			throw new Error(`GET ${path} answered ${response.status}: ${new TextDecoder().decode(body)}`);
+		}
+		return ms;
+	};
+	for (let i = 0; i < config.warmup; i++) await once();
+	const times: number[] = [];
+	for (let i = 0; i < config.requests; i++) {
+		checkInterrupted();
+		times.push(await once());
+	}
+	times.sort((a, b) => a - b);
+	return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }
