@@ -214,7 +214,8 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 			busy: true,
 			history: [{ id: 'q1', role: 'user', text: 'Hello?' }],
 			// 10 credits, less the 3 the running reply's hold set aside.
-			freeCredits: 7
+			freeCredits: 7,
+			pendingHolds: 1
 		});
 		expect(await open(userId, 'q1')).toMatchObject({ questionRole: 'user', history: [] });
 		// Another user learns the owner (to answer 404) and nothing of the messages.
@@ -224,7 +225,8 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 			questionRole: null,
 			busy: false,
 			history: [],
-			freeCredits: 0
+			freeCredits: 0,
+			pendingHolds: 0
 		});
 		// The hit is counted: the third within the window is refused, and reads no history.
 		expect((await open(userId, 'q2', 2)).verdict).toEqual({ allowed: true });
@@ -232,7 +234,7 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 		const third = await open(userId, 'q2', 2);
 		expect(third.verdict).toMatchObject({ allowed: false });
 		expect(third.history).toEqual([]);
-		expect(third.freeCredits).toBe(0);
+		expect(third).toMatchObject({ freeCredits: 0, pendingHolds: 0 });
 		// A new chat: nothing to read but the user's credits.
 		expect(
 			await openReply(db(), {
@@ -243,6 +245,6 @@ describe.each(databaseKinds)('starting a reply on %s', (kind) => {
 				limit: { max: 0, windowSeconds: 60 },
 				history: { maxMessages: 10, maxChars: 10_000 }
 			})
-		).toMatchObject({ chat: null, history: [], freeCredits: 7 });
+		).toMatchObject({ chat: null, history: [], freeCredits: 7, pendingHolds: 1 });
 	});
 });

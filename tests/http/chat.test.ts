@@ -366,4 +366,40 @@ describe('the concurrency limit', () => {
 			await upstream.close();
 		}
 	});
+
+	it('calls no model for a reply refused at the limit', async () => {
+		const upstream = await startOpenAIServer({ delayMs: 30 });
+		const app = await startAppServer({
+			OPENAI_BASE_URL: upstream.url,
+			CHAT_MODELS: 'small:1',
+			CHAT_MAX_CONCURRENT: '2',
+			SIGNUP_BONUS_CREDITS: '50'
+		});
+		const sql = postgres(app.databaseUrl, { max: 1 });
+		try {
+			const client = new HttpClient(app.url);
+			await client.postForm('/signup', {
+				name: 'L',
+				email: 'limit-calls@example.com',
+				password: 'correct horse'
+			});
+			const running = [sendChat(client, { model: 'small' }), sendChat(client, { model: 'small' })];
+			for (let i = 0; i < 200; i++) {
+				const [{ n }] = await sql`select count(*)::int as n from credit_hold
+					where status = 'pending'`;
+				if (n === 2) break;
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
+			expect(upstream.requests).toHaveLength(2);
+			// Free credits aplenty, but the limit is reached: no early call.
+			const refused = await sendChat(client, { model: 'small' });
+			expect(refused.status).toBe(429);
+			expect(upstream.requests).toHaveLength(2);
+			expect((await Promise.all(running)).map((r) => r.status)).toEqual([200, 200]);
+		} finally {
+			await sql.end();
+			await app.stop();
+			await upstream.close();
+		}
+	});
 });

@@ -52,6 +52,8 @@ export interface OpenedReply {
 	 * (frozen and daily-limited credits may make it less). 0 when the hit was refused.
 	 */
 	freeCredits: number;
+	/** The user's pending holds (replies running or not yet settled). 0 when the hit was refused. */
+	pendingHolds: number;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function openReply(
 	const now = new Date();
 	const mine = sql`c.user_id = ${input.userId}`;
 	const allowed = counted ? sql`(select hits from hit) <= ${input.limit.max}` : sql`true`;
+	const ownerAllowed = sql`(c.id is null or ${mine}) and ${allowed}`;
 	const [row] = await selectRows<{
 		hits: number | null;
 		remaining: number | null;
@@ -84,6 +87,7 @@ export async function openReply(
 		busy: boolean | null;
 		history: StoredHistory | string | null;
 		free_credits: string | number | null;
+		pending_holds: number | null;
 	}>(
 		db,
 		sql`${counted ? sql`with hit as (${hitStatement(input.rateKey, input.limit)})` : sql``}
@@ -99,11 +103,13 @@ export async function openReply(
 					...input.history,
 					beforeId: input.questionId
 				})} end as history,
-				case when (c.id is null or ${mine}) and ${allowed} then
+				case when ${ownerAllowed} then
 					(select coalesce(sum(${creditPackage.remainingCredits}), 0) from ${creditPackage}
 						where ${countsAt(input.userId, now)})
 					- (select coalesce(sum(${creditHold.amount}), 0) from ${creditHold}
-						where ${pendingHoldsOf(input.userId)}) end as free_credits
+						where ${pendingHoldsOf(input.userId)}) end as free_credits,
+				case when ${ownerAllowed} then (select count(*)::int from ${creditHold}
+					where ${pendingHoldsOf(input.userId)}) end as pending_holds
 			from (select 1) one left join chat c on c.id = ${input.chatId}`
 	);
 	const hit: HitRow | undefined =
@@ -114,7 +120,8 @@ export async function openReply(
 		questionRole: row.question_role,
 		busy: row.busy === true || activeRun(input.chatId) !== undefined,
 		history: row.history === null ? [] : historyMessages(row.history),
-		freeCredits: Math.max(0, Number(row.free_credits ?? 0))
+		freeCredits: Math.max(0, Number(row.free_credits ?? 0)),
+		pendingHolds: row.pending_holds ?? 0
 	};
 }
 

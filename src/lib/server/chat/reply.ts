@@ -139,13 +139,15 @@ export async function streamReply(deps: ReplyDeps, request: ReplyRequest): Promi
 		maxOutputTokens: config.maxOutputTokens,
 		abortSignal: stop.signal
 	};
-	// When the user's free credits pay for the worst case, the model is called now, so that its
-	// time to the first token runs alongside the reservation below. Its output is held back and
+	// When the reservation below is expected to succeed (the user's free credits pay for the
+	// worst case, and fewer replies than the limit are pending), the model is called now, so that
+	// its time to the first token runs alongside the reservation. Its output is held back and
 	// shown only if the reservation succeeds and pays for the full output cap; otherwise the call
 	// is cancelled (at most a prompt the provider read for nothing, in a race with another
-	// spend) and, when the hold pays for less, made again with the smaller cap.
+	// request of the same user) and, when the hold pays for less, made again with the smaller cap.
+	const expected = opened.freeCredits >= upTo && opened.pendingHolds < config.maxConcurrent;
 	let held =
-		opened.freeCredits >= upTo && reserving < EARLY_CALLS_UP_TO
+		expected && reserving < EARLY_CALLS_UP_TO
 			? startHeldModelCall(models.languageModel(model.id), call)
 			: null;
 	reserving++;
