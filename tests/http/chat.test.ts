@@ -340,66 +340,57 @@ describe.each(['chat', 'responses'] as const)(
 );
 
 describe('the concurrency limit', () => {
-	it('answers 429 beyond CHAT_MAX_CONCURRENT streams per user', async () => {
-		const upstream = await startOpenAIServer({ delayMs: 30 });
-		const app = await startAppServer({
+	let upstream: OpenAIServer;
+	let app: AppServer;
+	let sql: postgres.Sql;
+	beforeAll(async () => {
+		upstream = await startOpenAIServer({ delayMs: 30 });
+		app = await startAppServer({
 			OPENAI_BASE_URL: upstream.url,
 			CHAT_MODELS: 'small:1',
 			CHAT_MAX_CONCURRENT: '2',
 			SIGNUP_BONUS_CREDITS: '50'
 		});
-		try {
-			const client = new HttpClient(app.url);
-			await client.postForm('/signup', {
-				name: 'L',
-				email: 'limit@example.com',
-				password: 'correct horse'
-			});
-			const replies = await Promise.all(
-				Array.from({ length: 4 }, () => sendChat(client, { model: 'small' }))
-			);
-			const statuses = replies.map((r) => r.status).sort();
-			expect(statuses).toEqual([200, 200, 429, 429]);
-			expect(replies.find((r) => r.status === 429)?.error?.code).toBe('too_many_holds');
-		} finally {
-			await app.stop();
-			await upstream.close();
-		}
+		sql = postgres(app.databaseUrl, { max: 1 });
+	});
+	afterAll(async () => {
+		await sql?.end();
+		await app?.stop();
+		await upstream?.close();
+	});
+	beforeEach(() => upstream.reset());
+
+	async function signedUp(email: string) {
+		const client = new HttpClient(app.url);
+		await client.postForm('/signup', { name: 'L', email, password: 'correct horse' });
+		const [row] = await sql`select id from "user" where email = ${email}`;
+		return { client, userId: row.id as string };
+	}
+
+	it('answers 429 beyond CHAT_MAX_CONCURRENT streams per user', async () => {
+		const { client } = await signedUp('limit@example.com');
+		const replies = await Promise.all(
+			Array.from({ length: 4 }, () => sendChat(client, { model: 'small' }))
+		);
+		const statuses = replies.map((r) => r.status).sort();
+		expect(statuses).toEqual([200, 200, 429, 429]);
+		expect(replies.find((r) => r.status === 429)?.error?.code).toBe('too_many_holds');
 	});
 
 	it('calls no model for a reply refused at the limit', async () => {
-		const upstream = await startOpenAIServer({ delayMs: 30 });
-		const app = await startAppServer({
-			OPENAI_BASE_URL: upstream.url,
-			CHAT_MODELS: 'small:1',
-			CHAT_MAX_CONCURRENT: '2',
-			SIGNUP_BONUS_CREDITS: '50'
-		});
-		const sql = postgres(app.databaseUrl, { max: 1 });
-		try {
-			const client = new HttpClient(app.url);
-			await client.postForm('/signup', {
-				name: 'L',
-				email: 'limit-calls@example.com',
-				password: 'correct horse'
-			});
-			const running = [sendChat(client, { model: 'small' }), sendChat(client, { model: 'small' })];
-			for (let i = 0; i < 200; i++) {
-				const [{ n }] = await sql`select count(*)::int as n from credit_hold
-					where status = 'pending'`;
-				if (n === 2) break;
-				await new Promise((resolve) => setTimeout(resolve, 10));
-			}
-			expect(upstream.requests).toHaveLength(2);
-			// Free credits aplenty, but the limit is reached: no early call.
-			const refused = await sendChat(client, { model: 'small' });
-			expect(refused.status).toBe(429);
-			expect(upstream.requests).toHaveLength(2);
-			expect((await Promise.all(running)).map((r) => r.status)).toEqual([200, 200]);
-		} finally {
-			await sql.end();
-			await app.stop();
-			await upstream.close();
+		const { client, userId } = await signedUp('limit-calls@example.com');
+		const running = [sendChat(client, { model: 'small' }), sendChat(client, { model: 'small' })];
+		for (let i = 0; i < 200; i++) {
+			const [{ n }] = await sql`select count(*)::int as n from credit_hold
+				where user_id = ${userId} and status = 'pending'`;
+			if (n === 2) break;
+			await new Promise((resolve) => setTimeout(resolve, 10));
 		}
+		expect(upstream.requests).toHaveLength(2);
+		// Free credits aplenty, but the limit is reached: no early call.
+		const refused = await sendChat(client, { model: 'small' });
+		expect(refused.status).toBe(429);
+		expect(upstream.requests).toHaveLength(2);
+		expect((await Promise.all(running)).map((r) => r.status)).toEqual([200, 200]);
 	});
 });
